@@ -1,0 +1,155 @@
+// Package notify holds what every platform client shares: the
+// platform-neutral Message, the classification of a platform's refusal into
+// retry / shrink / permanent, and the HTTP plumbing (one client with timeouts,
+// bodies always drained). Platform packages (notify/dingtalk, …) import it;
+// it imports none of them.
+package notify
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Message is what Tocsin wants to say, before any platform shapes it.
+type Message struct {
+	// ID identifies the message across retries. Platforms with an
+	// idempotency key (DingTalk's msgUuid) derive it from ID, so a retry
+	// after a timeout does not post twice. Empty: no idempotency key.
+	ID string
+	// Title is one short line: the notification preview on a phone.
+	Title string
+	// Text is the body in the markdown subset every platform renders
+	// (headings, bold, links, lists, quotes). Its first lines matter most.
+	Text string
+	// Buttons become action-card buttons where the platform has them and
+	// links at the end of the text where it does not.
+	Buttons []Button
+	// Mentions are the people to notify, by platform identity.
+	Mentions Mentions
+}
+
+// Button is a labelled link.
+type Button struct {
+	Title string
+	URL   string
+}
+
+// Mentions names who a message must really notify.
+type Mentions struct {
+	Mobiles []string // DingTalk atMobiles: "13800000000" or "+852-12345678"
+	UserIDs []string // DingTalk userIds
+	All     bool     // @all
+}
+
+// IsZero reports whether nobody is mentioned.
+func (m Mentions) IsZero() bool { return len(m.Mobiles) == 0 && len(m.UserIDs) == 0 && !m.All }
+
+// Action says what to do after a platform refused a message.
+type Action int
+
+const (
+	// Retry: a passing fault (network, 5xx, system busy, rate limited).
+	// Send the same message again later, with the same idempotency key.
+	Retry Action = iota + 1
+	// Shrink: the message is too large for the platform. Split or trim it
+	// and send again.
+	Shrink
+	// Permanent: sending again cannot help until a person fixes something
+	// (keyword, signature, token, robot disabled, group disbanded, …).
+	Permanent
+)
+
+func (a Action) String() string {
+	switch a {
+	case Retry:
+		return "retry"
+	case Shrink:
+		return "shrink"
+	case Permanent:
+		return "permanent"
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
+// Error is a platform's refusal, classified and explained for a person.
+// Platform clients return *Error for every failure, transport errors included.
+type Error struct {
+	Action Action
+	// Code is a stable kebab-case kind: "keyword-missing",
+	// "signature-mismatch", "rate-limited", "network", … API answers and
+	// metrics use it.
+	Code string
+	// PlatformCode is the platform's own error code (DingTalk errcode);
+	// 0 when the failure happened before the platform answered.
+	PlatformCode int
+	// PlatformMessage is the platform's own text (errmsg), as received.
+	PlatformMessage string
+	// Message says in one sentence what went wrong.
+	Message string
+	// Hint says what a person should do about it; empty for retryable
+	// failures that need nobody.
+	Hint string
+	// RetryAfter, when set, is the least time to wait before the next
+	// attempt (a platform ban, say).
+	RetryAfter time.Duration
+	// Err is the underlying error, if any (already redacted of secrets).
+	Err error
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if e.PlatformCode != 0 {
+		msg = fmt.Sprintf("%s (platform code %d: %s)", msg, e.PlatformCode, e.PlatformMessage)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// AsError returns err as an *Error; an unclassified error becomes a
+// retryable one with code "internal", so nothing is dropped by accident.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Action: Retry, Code: "internal", Message: "sending failed", Err: err}
+}
+
+// NewHTTPClient returns the client every platform shares: per-request
+// timeouts come from the caller's context, and the transport bounds every
+// phase so a stuck platform cannot hold a worker forever.
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: timeout,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   8,
+			ForceAttemptHTTP2:     true,
+		},
+		// Platforms answer from the URL they were given; a redirect is
+		// either a misconfiguration or a ban page, never a place to post to.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// DrainClose reads what is left of body (up to a bound) and closes it, so
+// the connection can be reused.
+func DrainClose(body io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	_ = body.Close()
+}

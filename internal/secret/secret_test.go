@@ -1,0 +1,114 @@
+package secret
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestStringNeverPrintsValue(t *testing.T) {
+	s := New("SEC" + token)
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "secret", s)
+	js, _ := json.Marshal(struct{ S String }{s})
+	for name, out := range map[string]string{
+		"String":  s.String(),
+		"Sprintf": fmt.Sprintf("%v %s %+v %#v", s, s, s, struct{ S String }{s}),
+		"URL":     fmt.Sprintf("%v %#v", NewURL("https://x/?access_token="+token), NewURL("https://x/?access_token="+token)),
+		"JSON":    string(js),
+		"slog":    logs.String(),
+	} {
+		if strings.Contains(out, token) {
+			t.Errorf("%s shows the secret: %s", name, out)
+		}
+		if !strings.Contains(out, Mask) {
+			t.Errorf("%s shows no mask: %s", name, out)
+		}
+	}
+	if s.Reveal() != "SEC"+token {
+		t.Errorf("Reveal() = %q", s.Reveal())
+	}
+}
+
+func TestMaskURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://oapi.dingtalk.com/robot/send?access_token=" + token, "https://oapi.dingtalk.com/robot/send?access_token=" + Mask + "cdef"},
+		{"http://user:pw@127.0.0.1:9/x?a=1&b=short", "http://127.0.0.1:9/x?a=" + Mask + "&b=" + Mask},
+		{"https://example.com/path", "https://example.com/path"},
+		{token, Mask + "cdef"},
+		{"", ""},
+	} {
+		if got := MaskURL(tc.in); got != tc.want {
+			t.Errorf("MaskURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	msg := `Post "https://oapi.dingtalk.com/robot/send?access_token=` + token + `": dial tcp: refused`
+	got := Redact(msg, token, "")
+	if strings.Contains(got, token) || !strings.Contains(got, "dial tcp") {
+		t.Errorf("Redact = %q", got)
+	}
+}
+
+func TestBoxRoundTripAndBinding(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, KeySize)
+	box, err := NewBox(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := box.Seal([]byte("hello"), []byte("ch1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte("hello")) {
+		t.Fatal("sealed blob contains the plaintext")
+	}
+	got, err := box.Open(sealed, []byte("ch1"))
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := box.Open(sealed, []byte("ch2")); err != ErrOpen {
+		t.Errorf("Open with other additional data: err = %v, want ErrOpen", err)
+	}
+	other, _ := NewBox(bytes.Repeat([]byte{8}, KeySize))
+	if _, err := other.Open(sealed, []byte("ch1")); err != ErrOpen {
+		t.Errorf("Open with other key: err = %v, want ErrOpen", err)
+	}
+	if _, err := NewBox([]byte("short")); err == nil {
+		t.Error("NewBox accepted a short key")
+	}
+}
+
+func TestLoadOrCreateKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "secret.key")
+	k1, created, err := LoadOrCreateKey(path)
+	if err != nil || !created || len(k1) != KeySize {
+		t.Fatalf("first load: %d bytes, created=%v, err=%v", len(k1), created, err)
+	}
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode = %v, want 0600", st.Mode().Perm())
+	}
+	k2, created, err := LoadOrCreateKey(path)
+	if err != nil || created || !bytes.Equal(k1, k2) {
+		t.Fatalf("second load: created=%v err=%v same=%v", created, err, bytes.Equal(k1, k2))
+	}
+	os.Chmod(path, 0o644)
+	if _, _, err := LoadOrCreateKey(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable key: err = %v", err)
+	}
+	os.Chmod(path, 0o600)
+	os.WriteFile(path, []byte("nothex"), 0o600)
+	if _, _, err := LoadOrCreateKey(path); err == nil {
+		t.Error("garbage key accepted")
+	}
+}

@@ -1,0 +1,245 @@
+// Package channel defines notification objects: where Tocsin sends. A
+// Channel has a kind (dingtalk_robot, …), kind-specific settings that may hold
+// secrets, an optional daily report schedule and card settings. The package
+// validates channels as a person types them, naming the field at fault, and
+// knows which settings are secrets; it sends nothing and stores nothing.
+package channel
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Kind is a channel's platform.
+type Kind string
+
+// Kinds of channel. Only the DingTalk custom group robot is implemented so
+// far; the others are named in PRODUCT.md and refused with a clear error.
+const (
+	KindDingTalkRobot Kind = "dingtalk_robot"
+)
+
+// Kinds lists the kinds this build accepts.
+var Kinds = []Kind{KindDingTalkRobot}
+
+// Channel is a notification object.
+type Channel struct {
+	ID          string
+	Name        string
+	Kind        Kind
+	Description string
+	Enabled     bool
+	// Timezone is the IANA zone messages for this channel are rendered in;
+	// empty means the server's --timezone.
+	Timezone    string
+	Settings    Settings
+	DailyReport DailyReport
+	// Card holds card content settings (field toggles, buttons) as given.
+	// Rendering does not read it yet: card content is a later feature.
+	Card      json.RawMessage
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// DailyReport is a channel's statistics report schedule.
+type DailyReport struct {
+	// Times are "HH:mm" in Timezone, sorted, without duplicates.
+	Times []string `json:"times"`
+	// Timezone is an IANA zone; empty means the channel's zone.
+	Timezone string `json:"timezone"`
+}
+
+// Settings are a kind's own settings. Each kind's type lists its secrets so
+// stores can seal them and the API can keep masked values on update.
+type Settings interface {
+	Kind() Kind
+	// Secrets lists the settings that are secrets, by JSON field name.
+	Secrets() []SecretField
+	// validate checks the settings and normalises them in place.
+	validate(p *Problems, env Env)
+}
+
+// SecretField is one secret setting: its JSON name and access to its value.
+type SecretField struct {
+	Name string
+	Get  func() string
+	Set  func(string)
+}
+
+// Budget overrides a platform's default send budget.
+type Budget struct {
+	Messages int    `json:"messages"`
+	Per      string `json:"per"`
+}
+
+// PerDuration returns Per parsed; validate guarantees it parses.
+func (b *Budget) PerDuration() time.Duration {
+	d, _ := time.ParseDuration(b.Per)
+	return d
+}
+
+type channelJSON struct {
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Kind        Kind            `json:"kind"`
+	Description string          `json:"description"`
+	Enabled     bool            `json:"enabled"`
+	Timezone    string          `json:"timezone,omitempty"`
+	Settings    Settings        `json:"settings"`
+	DailyReport DailyReport     `json:"daily_report"`
+	Card        json.RawMessage `json:"card"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+// MarshalJSON writes the API shape. Secrets in Settings print masked.
+func (c Channel) MarshalJSON() ([]byte, error) {
+	card := c.Card
+	if len(card) == 0 {
+		card = json.RawMessage("{}")
+	}
+	dr := c.DailyReport
+	if dr.Times == nil {
+		dr.Times = []string{}
+	}
+	return json.Marshal(channelJSON{
+		ID: c.ID, Name: c.Name, Kind: c.Kind, Description: c.Description, Enabled: c.Enabled,
+		Timezone: c.Timezone, Settings: c.Settings, DailyReport: dr, Card: card,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	})
+}
+
+// Input is a channel as a client sends it, before validation. Decode fills
+// it; Validate turns it into a Channel.
+type Input struct {
+	Name        string          `json:"name"`
+	Kind        Kind            `json:"kind"`
+	Description string          `json:"description"`
+	Enabled     *bool           `json:"enabled"`
+	Timezone    string          `json:"timezone"`
+	Settings    json.RawMessage `json:"settings"`
+	DailyReport *reportInput    `json:"daily_report"`
+	Card        json.RawMessage `json:"card"`
+	// ID, created_at and updated_at are accepted (a client may send back
+	// what it got) and ignored.
+	ID        string          `json:"id"`
+	CreatedAt json.RawMessage `json:"created_at"`
+	UpdatedAt json.RawMessage `json:"updated_at"`
+}
+
+// reportInput accepts times as a list or as one comma-separated string.
+type reportInput struct {
+	Times    timesInput `json:"times"`
+	Timezone string     `json:"timezone"`
+}
+
+type timesInput []string
+
+func (t *timesInput) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*t = splitList(s)
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return errors.New(`must be a list of "HH:mm" strings or one comma-separated string`)
+	}
+	var out []string
+	for _, v := range list {
+		out = append(out, splitList(v)...)
+	}
+	*t = out
+	return nil
+}
+
+// splitList splits "a, b,c" into trimmed parts, keeping empty parts so
+// validation can name them.
+func splitList(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts
+}
+
+// Decode reads an Input strictly: unknown fields are refused with their name.
+func Decode(data []byte) (*Input, error) {
+	var in Input
+	if err := strictUnmarshal(data, &in); err != nil {
+		return nil, err
+	}
+	return &in, nil
+}
+
+// strictUnmarshal decodes one JSON value, refusing unknown fields and
+// trailing data, and turns decoding errors into *Problems naming the field.
+func strictUnmarshal(data []byte, v any, prefix ...string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeProblem(err, strings.Join(prefix, "."))
+	}
+	if dec.More() {
+		return problem(strings.Join(prefix, "."), "invalid-json", "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func decodeProblem(err error, prefix string) error {
+	join := func(f string) string {
+		switch {
+		case prefix == "":
+			return f
+		case f == "":
+			return prefix
+		}
+		return prefix + "." + f
+	}
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return problem(join(typeErr.Field), "invalid-type", fmt.Sprintf("must be %s, not a JSON %s", jsonTypeName(typeErr.Type.String()), typeErr.Value))
+	case errors.As(err, &syntaxErr):
+		return problem(prefix, "invalid-json", fmt.Sprintf("the body is not valid JSON (at byte %d): %v", syntaxErr.Offset, syntaxErr))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return problem(join(name), "unknown-field", fmt.Sprintf("unknown field %q: check the spelling against the API reference", name))
+	case errors.Is(err, io.EOF):
+		return problem(prefix, "invalid-json", "the body is empty: send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return problem(prefix, "invalid-json", "the JSON body ends too early: it is cut off or a bracket is missing")
+	}
+	var p *Problems
+	if errors.As(err, &p) {
+		return p
+	}
+	// Errors from our own UnmarshalJSON methods (times, secrets) carry no
+	// field; json wraps them without one, so name the prefix.
+	return problem(prefix, "invalid-value", err.Error())
+}
+
+func jsonTypeName(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case goType == "string" || goType == "channel.Kind":
+		return "a string"
+	case goType == "bool" || goType == "*bool":
+		return "true or false"
+	case strings.HasPrefix(goType, "int"):
+		return "a whole number"
+	case strings.HasPrefix(goType, "map") || strings.HasPrefix(goType, "struct"):
+		return "an object"
+	}
+	return "a " + goType
+}

@@ -1,0 +1,152 @@
+package channel
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// Env is what validation needs from the server's configuration.
+type Env struct {
+	// DingTalkRobotBase is the base URL of DingTalk's robot API
+	// (https://oapi.dingtalk.com). A bare access token expands to
+	// <base>/robot/send?access_token=<token>, and its host is allowed.
+	DingTalkRobotBase *url.URL
+	// Allow are the extra hosts the operator allows (--allow-hosts).
+	Allow HostList
+}
+
+// HostList is an operator's allow-list of hosts that channel URLs may point
+// to beyond the platforms' own: "host" (any port), "host:port", or a CIDR
+// ("10.0.0.0/8") matching IP-literal hosts. Plain http is allowed to them,
+// for local DingTalk-compatible servers and proxies. The zero value allows
+// nothing.
+type HostList struct {
+	entries []hostEntry
+}
+
+type hostEntry struct {
+	host   string // lower-case host name or IP; empty for a prefix
+	port   string // empty: any port
+	prefix netip.Prefix
+}
+
+// ParseHostList parses a comma-separated allow-list.
+func ParseHostList(s string) (HostList, error) {
+	var hl HostList
+	for _, raw := range strings.Split(s, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		if strings.Contains(raw, "/") {
+			p, err := netip.ParsePrefix(raw)
+			if err != nil {
+				return HostList{}, fmt.Errorf("allow-hosts entry %q: not a valid CIDR (like 10.0.0.0/8): %v", raw, err)
+			}
+			hl.entries = append(hl.entries, hostEntry{prefix: p.Masked()})
+			continue
+		}
+		if strings.Contains(raw, "://") {
+			return HostList{}, fmt.Errorf("allow-hosts entry %q: give a host, host:port or CIDR, not a URL", raw)
+		}
+		host, port := raw, ""
+		if h, p, err := net.SplitHostPort(raw); err == nil {
+			host, port = h, p
+		}
+		host = strings.ToLower(strings.Trim(host, "[]"))
+		if host == "" {
+			return HostList{}, fmt.Errorf("allow-hosts entry %q: the host is empty", raw)
+		}
+		hl.entries = append(hl.entries, hostEntry{host: host, port: port})
+	}
+	return hl, nil
+}
+
+// Allows reports whether u's host and port are on the list.
+func (hl HostList) Allows(u *url.URL) bool {
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	addr, addrErr := netip.ParseAddr(host)
+	for _, e := range hl.entries {
+		if e.prefix.IsValid() {
+			if addrErr == nil && e.prefix.Contains(addr.Unmap()) {
+				return true
+			}
+			continue
+		}
+		if e.host == host && (e.port == "" || e.port == port) {
+			return true
+		}
+	}
+	return false
+}
+
+// String lists the entries as they were given, normalised.
+func (hl HostList) String() string {
+	parts := make([]string, len(hl.entries))
+	for i, e := range hl.entries {
+		switch {
+		case e.prefix.IsValid():
+			parts[i] = e.prefix.String()
+		case e.port != "":
+			parts[i] = net.JoinHostPort(e.host, e.port)
+		default:
+			parts[i] = e.host
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// checkURL validates a channel URL against the platform's own host and the
+// allow-list: the platform host needs https; allowed hosts may use http.
+// It returns a description of the problem, or "".
+func checkURL(u *url.URL, platform *url.URL, allow HostList) string {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Sprintf("must be an http(s) URL, got scheme %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return "has no host"
+	}
+	if u.User != nil {
+		return "must not carry a user name or password"
+	}
+	if allow.Allows(u) {
+		return ""
+	}
+	if platform != nil && strings.EqualFold(u.Hostname(), platform.Hostname()) && u.Port() == platform.Port() {
+		if u.Scheme != "https" {
+			return fmt.Sprintf("must use https to reach %s", platform.Host)
+		}
+		return ""
+	}
+	want := "the platform's host"
+	if platform != nil {
+		want = platform.Host
+	}
+	return fmt.Sprintf("host %q is not allowed: channel URLs must point at %s, or at a host the operator allows with --allow-hosts", u.Host, want)
+}
+
+// CheckURL checks, at send time, that a stored channel URL still points at
+// the platform's host or an allowed one: the operator may have narrowed
+// --allow-hosts since the channel was saved.
+func (e Env) CheckURL(k Kind, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("the channel URL does not parse")
+	}
+	var platform *url.URL
+	switch k {
+	case KindDingTalkRobot:
+		platform = e.DingTalkRobotBase
+	}
+	if msg := checkURL(u, platform, e.Allow); msg != "" {
+		return fmt.Errorf("the channel URL %s", msg)
+	}
+	return nil
+}

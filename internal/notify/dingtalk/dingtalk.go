@@ -1,0 +1,120 @@
+// Package dingtalk sends Tocsin's messages through a DingTalk custom group
+// robot (the webhook kind): it signs each request, shapes a notify.Message
+// into DingTalk's payloads (markdown, actionCard, text, link, feedCard) so
+// that the robot's keyword is always present, @ mentions really notify and
+// no request body passes DingTalk's 20000-byte limit, and it reads DingTalk's
+// answer — which says "HTTP 200" even when it refused the message — into a
+// classified *notify.Error.
+//
+// The package keeps no state between calls: a Robot is one channel's
+// settings, a Client is the shared transport. Validating settings as a person
+// types them is internal/channel's job; rate budgets and retries belong to
+// the outbox in internal/notify.
+package dingtalk
+
+import (
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/secret"
+)
+
+// MsgType is a DingTalk message type, spelled as DingTalk's "msgtype".
+type MsgType string
+
+// Message types of the custom robot webhook.
+const (
+	MsgMarkdown   MsgType = "markdown"
+	MsgActionCard MsgType = "actionCard"
+	MsgText       MsgType = "text"
+	MsgLink       MsgType = "link"
+	MsgFeedCard   MsgType = "feedCard"
+)
+
+// Robot is one DingTalk custom group robot as a channel configures it.
+type Robot struct {
+	// WebhookURL is the robot's full URL,
+	// https://oapi.dingtalk.com/robot/send?access_token=…; any stale
+	// timestamp and sign parameters on it are replaced on every request.
+	WebhookURL secret.URL
+	// Secret is the signing secret ("SEC…"); empty means the robot does
+	// not use signing and requests go unsigned.
+	Secret secret.String
+	// Keywords are the robot's security keywords. When set, every message
+	// part carries one of them in its title and in its body.
+	Keywords []string
+	// AtMobiles, AtUserIDs and AtAll are the channel's default mentions,
+	// merged with each message's own.
+	AtMobiles []string
+	AtUserIDs []string
+	AtAll     bool
+	// MsgType is the shape messages take; empty means MsgMarkdown.
+	MsgType MsgType
+}
+
+// LogValue keeps the webhook token and the signing secret out of logs while
+// still showing which robot a line is about.
+func (r Robot) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("webhook_url", r.WebhookURL.String()),
+		slog.Bool("signed", !r.Secret.IsZero()),
+		slog.Int("keywords", len(r.Keywords)),
+		slog.String("msg_type", string(r.msgType())),
+	)
+}
+
+func (r Robot) msgType() MsgType {
+	if r.MsgType == "" {
+		return MsgMarkdown
+	}
+	return r.MsgType
+}
+
+// keywords returns the robot's keywords fit for matching: valid UTF-8 and
+// non-empty (an empty keyword would match everything and guarantee nothing).
+func (r Robot) keywords() []string {
+	var kws []string
+	for _, k := range r.Keywords {
+		if k = clean(k); k != "" {
+			kws = append(kws, k)
+		}
+	}
+	return kws
+}
+
+// mentions merges the robot's default mentions with a message's own, in that
+// order, without duplicates or blanks.
+func (r Robot) mentions(m notify.Mentions) notify.Mentions {
+	return notify.Mentions{
+		Mobiles: merge(r.AtMobiles, m.Mobiles),
+		UserIDs: merge(r.AtUserIDs, m.UserIDs),
+		All:     r.AtAll || m.All,
+	}
+}
+
+func merge(lists ...[]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, list := range lists {
+		for _, v := range list {
+			v = strings.TrimSpace(clean(v))
+			if v != "" && !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// clean makes s valid UTF-8. encoding/json would turn each invalid byte into
+// a 6-byte \ufffd escape, which would break size accounting; replacing them
+// first keeps the encoded size predictable and the output valid.
+func clean(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}

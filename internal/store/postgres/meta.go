@@ -1,0 +1,65 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/tocsinhq/tocsin/internal/store"
+)
+
+// Meta returns the server-wide value stored under key.
+func (db *DB) Meta(ctx context.Context, key string) (string, error) {
+	tx, err := db.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return "", fmt.Errorf("get meta %s: %w", key, err)
+	}
+	defer tx.Rollback()
+	v, err := getMeta(ctx, tx, key)
+	if err != nil {
+		return "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("get meta %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// SetMeta stores value under key, replacing any earlier value.
+func (db *DB) SetMeta(ctx context.Context, key, value string) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("set meta %s: %w", key, err)
+	}
+	defer tx.Rollback()
+	if err := setMeta(ctx, tx, key, value); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("set meta %s: %w", key, err)
+	}
+	return nil
+}
+
+func getMeta(ctx context.Context, tx *sql.Tx, key string) (string, error) {
+	var v string
+	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", fmt.Errorf("meta %s: %w", key, store.ErrNotFound)
+	case err != nil:
+		return "", fmt.Errorf("get meta %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func setMeta(ctx context.Context, tx *sql.Tx, key, value string) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO meta (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	if err != nil {
+		return fmt.Errorf("set meta %s: %w", key, err)
+	}
+	return nil
+}

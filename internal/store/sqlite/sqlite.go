@@ -1,0 +1,256 @@
+// Package sqlite is the SQLite store: Tocsin's default, one file next to the
+// binary, no server to run. It implements store.Store with its own SQL and
+// its own migrations (migrations/*.sql, embedded), on the pure-Go driver
+// modernc.org/sqlite so the binary needs no C toolchain.
+//
+// Every connection runs in WAL mode (readers never wait for the writer),
+// with foreign keys on and a busy timeout, and begins write transactions
+// IMMEDIATE: a deferred transaction that reads and then writes can fail at
+// once with SQLITE_BUSY when another connection wrote in between, because
+// SQLite cannot upgrade its read snapshot; taking the write lock at BEGIN
+// makes writers queue under the busy timeout instead.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tocsinhq/tocsin/internal/secret"
+	"github.com/tocsinhq/tocsin/internal/store"
+)
+
+// DB is a SQLite store. It is safe for concurrent use.
+type DB struct {
+	db *sql.DB
+	// box seals channel secrets on the way in and opens them on the way out.
+	box *secret.Box
+}
+
+var _ store.Store = (*DB)(nil)
+
+// busyTimeoutMS is how long a connection waits for another one's lock before
+// it gives up with SQLITE_BUSY. Write transactions are short (milliseconds),
+// so reaching it means something is wrong, not merely busy.
+const busyTimeoutMS = 5000
+
+// Open opens (creating if need be) the database file at path and brings its
+// schema up to date. box seals the channel secrets; a database must be
+// opened with the key it was written with to read its channels.
+func Open(ctx context.Context, path string, box *secret.Box) (*DB, error) {
+	if box == nil {
+		return nil, errors.New("open sqlite store: no secret box")
+	}
+	switch {
+	case path == "":
+		return nil, errors.New("open sqlite store: no database path")
+	case path == ":memory:" || strings.HasPrefix(path, "file::memory:"):
+		// Every pooled connection would get its own empty database.
+		return nil, errors.New("open sqlite store: in-memory databases are not supported: give a file path")
+	case strings.Contains(path, "?"):
+		// The driver splits its options off at the first '?'.
+		return nil, fmt.Errorf("open sqlite store: database path %q must not contain '?'", path)
+	}
+	sdb, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	// SQLite has one writer at a time; a bounded pool makes goroutines queue
+	// in database/sql (in order, honouring their contexts) rather than poll
+	// in SQLite's busy handler, while WAL still lets readers run side by
+	// side. Idle connections are kept so their pragmas are not redone.
+	conns := max(4, runtime.GOMAXPROCS(0))
+	sdb.SetMaxOpenConns(conns)
+	sdb.SetMaxIdleConns(conns)
+	db := &DB{db: sdb, box: box}
+	if err := db.init(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// dsn adds the connection settings to path. They go in the DSN, not in an
+// Exec after Open, because database/sql opens connections as it pleases and
+// each must get them.
+func dsn(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.Itoa(busyTimeoutMS)+")")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	return path + "?" + q.Encode()
+}
+
+func (db *DB) init(ctx context.Context) error {
+	// Some file systems (network mounts) cannot hold a WAL; SQLite then
+	// keeps its old journal mode without an error. Refuse rather than run
+	// with readers and writers blocking each other.
+	var mode string
+	if err := db.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("cannot use write-ahead logging (journal_mode is %q): put the database on a local file system", mode)
+	}
+	return migrate(ctx, db.db)
+}
+
+// Ping checks the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database; closing it again does nothing. Closing the
+// last connection checkpoints the WAL into the database file.
+func (db *DB) Close() error {
+	return db.db.Close()
+}
+
+// isUniqueViolation reports whether err is a UNIQUE constraint failure, by
+// its extended result code (the driver turns extended codes on).
+func isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one file of migrations/: NNNN_what.sql, applied in version
+// order, each once.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	// Glob returns names sorted, and versions are zero-padded, so this is
+	// version order; the check below catches a badly named file.
+	var ms []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		prefix, _, _ := strings.Cut(base, "_")
+		v, err := strconv.Atoi(prefix)
+		if err != nil || v != len(ms)+1 {
+			return nil, fmt.Errorf("migration %s: want a name starting with version %04d", base, len(ms)+1)
+		}
+		body, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(body)})
+	}
+	return ms, nil
+}
+
+const createSchemaMigrations = `
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    applied_at TEXT    NOT NULL
+) STRICT`
+
+// migrate applies the migrations the database lacks, each in its own
+// transaction. Write transactions begin IMMEDIATE, so two processes opening
+// one new file at once take turns, and the second finds the work done.
+func migrate(ctx context.Context, db *sql.DB) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	applied, err := appliedMigrations(ctx, tx, len(ms))
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, m := range ms {
+		if !applied[m.version] {
+			if err := applyMigration(ctx, db, m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// appliedMigrations creates schema_migrations if need be and returns the
+// versions it records. A version newer than latest means a newer Tocsin has
+// written this database: refuse, since this one cannot know what changed.
+func appliedMigrations(ctx context.Context, tx *sql.Tx, latest int) (map[int]bool, error) {
+	if _, err := tx.ExecContext(ctx, createSchemaMigrations); err != nil {
+		return nil, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	newest := 0
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[v] = true
+		newest = max(newest, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	if newest > latest {
+		return nil, fmt.Errorf("database schema is at version %d, newer than this Tocsin knows (%d): a newer Tocsin has used this database; run that version, or restore a backup taken before the upgrade", newest, latest)
+	}
+	return applied, nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	defer tx.Rollback()
+	// Another process may have applied it since migrate looked.
+	var done bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.version).Scan(&done); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if done {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`, m.version); err != nil {
+		return fmt.Errorf("migration %s: record: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	return nil
+}

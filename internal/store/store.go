@@ -1,0 +1,192 @@
+// Package store is the storage contract every backend (store/sqlite,
+// store/postgres) implements, with the helpers they share: id generation,
+// error kinds, and sealing channel secrets so no backend ever writes one in
+// clear. The behaviour both backends must have is pinned down by the one
+// contract suite in store/storetest.
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tocsinhq/tocsin/internal/channel"
+	"github.com/tocsinhq/tocsin/internal/secret"
+)
+
+// Store is what Tocsin keeps. Implementations are safe for concurrent use.
+type Store interface {
+	// CreateChannel stores ch, assigning ID, CreatedAt and UpdatedAt from
+	// now. ErrConflict when the name is taken (names are unique, compared
+	// exactly).
+	CreateChannel(ctx context.Context, ch *channel.Channel, now time.Time) error
+	// GetChannel returns the channel with that id, or ErrNotFound.
+	GetChannel(ctx context.Context, id string) (*channel.Channel, error)
+	// GetChannelByName returns the channel with that exact name, or ErrNotFound.
+	GetChannelByName(ctx context.Context, name string) (*channel.Channel, error)
+	// UpdateChannel replaces the stored channel with ch.ID (all fields but
+	// ID and CreatedAt), setting UpdatedAt to now. ErrNotFound, ErrConflict.
+	UpdateChannel(ctx context.Context, ch *channel.Channel, now time.Time) error
+	// DeleteChannel removes a channel. ErrNotFound when there is none.
+	DeleteChannel(ctx context.Context, id string) error
+	// ListChannels returns channels in id order (creation order), at most
+	// f.Limit of them, after the cursor f.Cursor; next is the cursor of the
+	// following page, "" on the last page.
+	ListChannels(ctx context.Context, f ChannelFilter) (items []*channel.Channel, next string, err error)
+
+	// Meta returns a server-wide value (the admin token hash, …), or
+	// ErrNotFound.
+	Meta(ctx context.Context, key string) (string, error)
+	// SetMeta stores a server-wide value, replacing any earlier one.
+	SetMeta(ctx context.Context, key, value string) error
+
+	// Ping checks the database answers (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// ChannelFilter selects channels for ListChannels.
+type ChannelFilter struct {
+	// Query matches names containing it, case-insensitively; "" matches all.
+	Query string
+	// Kind keeps one kind; "" keeps all.
+	Kind channel.Kind
+	// Limit bounds the page; values outside 1..MaxLimit mean DefaultLimit.
+	Limit int
+	// Cursor is the next value of the previous page; "" starts at the top.
+	Cursor string
+}
+
+// Page sizes for list calls.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// PageLimit returns the effective page size for a requested limit.
+func PageLimit(limit int) int {
+	if limit < 1 || limit > MaxLimit {
+		return DefaultLimit
+	}
+	return limit
+}
+
+// Error kinds a store returns, wrapped with context. Callers test them with
+// errors.Is; the HTTP layer maps them to statuses in one place.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Meta keys.
+const (
+	MetaAdminTokenHash = "admin_token_hash"
+)
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewID returns a new id: 26 characters, lower-case, sorting in creation
+// order (48 bits of milliseconds, then 80 random bits), so id order is
+// creation order and serves as a stable pagination cursor. Within one
+// process ids also sort in call order when several fall in the same
+// millisecond (or the clock steps back): such an id is the previous one
+// plus one.
+func NewID(now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // cannot happen on supported platforms
+	}
+	lastID.mu.Lock()
+	if bytes.Compare(b[:], lastID.b[:]) <= 0 {
+		b = lastID.b
+		for i := len(b) - 1; i >= 0; i-- {
+			b[i]++
+			if b[i] != 0 {
+				break
+			}
+		}
+	}
+	lastID.b = b
+	lastID.mu.Unlock()
+	return idEncoding.EncodeToString(b[:])
+}
+
+// lastID is the most recent id NewID made; its mutex makes NewID safe for
+// concurrent use.
+var lastID struct {
+	mu sync.Mutex
+	b  [16]byte
+}
+
+// SealedChannel is a channel's settings as stored: the settings JSON with
+// every secret masked (readable, harmless), and the secrets themselves
+// sealed with the channel id as additional data, so a sealed blob moved to
+// another row does not open.
+type SealedChannel struct {
+	Settings []byte // JSON, secrets masked
+	Secrets  []byte // AES-GCM sealed JSON object of secret name -> value
+}
+
+// SealSettings splits ch's settings into their stored form.
+func SealSettings(box *secret.Box, ch *channel.Channel) (SealedChannel, error) {
+	if ch.Settings == nil {
+		return SealedChannel{}, fmt.Errorf("channel %q has no settings", ch.Name)
+	}
+	settings, err := json.Marshal(ch.Settings)
+	if err != nil {
+		return SealedChannel{}, fmt.Errorf("encode settings: %w", err)
+	}
+	values := map[string]string{}
+	for _, f := range ch.Settings.Secrets() {
+		if v := f.Get(); v != "" {
+			values[f.Name] = v
+		}
+	}
+	plain, err := json.Marshal(values)
+	if err != nil {
+		return SealedChannel{}, fmt.Errorf("encode secrets: %w", err)
+	}
+	sealed, err := box.Seal(plain, []byte(ch.ID))
+	if err != nil {
+		return SealedChannel{}, fmt.Errorf("seal secrets: %w", err)
+	}
+	return SealedChannel{Settings: settings, Secrets: sealed}, nil
+}
+
+// OpenSettings rebuilds a channel's settings from their stored form.
+func OpenSettings(box *secret.Box, id string, kind channel.Kind, sc SealedChannel) (channel.Settings, error) {
+	s, err := channel.NewSettings(kind)
+	if err != nil {
+		return nil, fmt.Errorf("channel %s: %w", id, err)
+	}
+	if err := json.Unmarshal(sc.Settings, s); err != nil {
+		return nil, fmt.Errorf("channel %s: decode settings: %w", id, err)
+	}
+	plain, err := box.Open(sc.Secrets, []byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("channel %s: %w", id, err)
+	}
+	var values map[string]string
+	if err := json.Unmarshal(plain, &values); err != nil {
+		return nil, fmt.Errorf("channel %s: decode secrets: %w", id, err)
+	}
+	for _, f := range s.Secrets() {
+		f.Set(values[f.Name])
+	}
+	return s, nil
+}
+
+// EscapeLike escapes s for a SQL LIKE pattern with ESCAPE '\'.
+func EscapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

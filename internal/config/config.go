@@ -1,0 +1,224 @@
+// Package config turns flags, environment variables and an optional YAML
+// file into one validated Config for `tocsin serve`. Precedence: flag, then
+// environment variable, then file, then default. Only internal/app reads it;
+// subsystems get small option structs.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tocsinhq/tocsin/internal/channel"
+	"github.com/tocsinhq/tocsin/internal/secret"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	Listen        string        `yaml:"listen"`
+	DataDir       string        `yaml:"data_dir"`
+	DatabaseURL   secret.String `yaml:"-"`
+	AdminToken    secret.String `yaml:"-"`
+	PublicURL     string        `yaml:"public_url"`
+	AllowHosts    []string      `yaml:"allow_hosts"`
+	SecretKeyFile string        `yaml:"secret_key_file"`
+	// Timezone renders times in messages when a channel sets none; empty
+	// means the machine's local zone.
+	Timezone string `yaml:"timezone"`
+	// DingTalkRobotBaseURL is where DingTalk's robot API lives; tests and
+	// proxies point it elsewhere.
+	DingTalkRobotBaseURL string `yaml:"dingtalk_robot_base_url"`
+	// MaxBodyBytes caps request bodies; larger ones get 413.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// SendTimeout bounds each call to a platform.
+	SendTimeout time.Duration `yaml:"send_timeout"`
+	LogLevel    string        `yaml:"log_level"`
+	LogFormat   string        `yaml:"log_format"`
+
+	// Derived by Validate.
+	Hosts    channel.HostList `yaml:"-"`
+	Location *time.Location   `yaml:"-"`
+}
+
+// fileConfig is the YAML file's shape: Config plus the secrets, which are
+// plain strings there.
+type fileConfig struct {
+	Config      `yaml:",inline"`
+	DatabaseURL string `yaml:"database_url"`
+	AdminToken  string `yaml:"admin_token"`
+}
+
+// Default returns the configuration `tocsin serve` uses with no flags: local
+// only, SQLite in ./tocsin-data.
+func Default() Config {
+	return Config{
+		Listen:               "127.0.0.1:9393",
+		DataDir:              "tocsin-data",
+		DingTalkRobotBaseURL: "https://oapi.dingtalk.com",
+		MaxBodyBytes:         1 << 20,
+		SendTimeout:          10 * time.Second,
+		LogLevel:             "info",
+		LogFormat:            "text",
+	}
+}
+
+// Load builds the configuration from args (without the command name),
+// getenv and the file named by --config / TOCSIN_CONFIG, then validates it.
+func Load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	cfg := Default()
+	fs := flag.NewFlagSet("tocsin serve", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	var (
+		configPath = fs.String("config", "", "YAML configuration file (env TOCSIN_CONFIG)")
+		listen     = fs.String("listen", "", "address to listen on (env TOCSIN_LISTEN; default "+cfg.Listen+")")
+		dataDir    = fs.String("data-dir", "", "directory for the SQLite database and secret key (env TOCSIN_DATA_DIR; default ./"+cfg.DataDir+")")
+		dbURL      = fs.String("database-url", "", "empty for SQLite in the data dir, or postgres://… (env TOCSIN_DATABASE_URL)")
+		adminTok   = fs.String("admin-token", "", "admin API token; empty: generated on first start and printed once (env TOCSIN_ADMIN_TOKEN)")
+		publicURL  = fs.String("public-url", "", "base URL of this server for links in messages (env TOCSIN_PUBLIC_URL)")
+		allowHosts = fs.String("allow-hosts", "", "extra hosts, host:port or CIDRs that channel URLs may point to, comma separated (env TOCSIN_ALLOW_HOSTS)")
+		keyFile    = fs.String("secret-key-file", "", "AES key sealing channel secrets; created 0600 when absent (env TOCSIN_SECRET_KEY_FILE; default <data-dir>/secret.key)")
+		timezone   = fs.String("timezone", "", "IANA time zone for times in messages (env TOCSIN_TIMEZONE; default the machine's)")
+		dtBase     = fs.String("dingtalk-robot-base-url", "", "base URL of DingTalk's robot API (env TOCSIN_DINGTALK_ROBOT_BASE_URL; default "+cfg.DingTalkRobotBaseURL+")")
+		logLevel   = fs.String("log-level", "", "debug, info, warn or error (env TOCSIN_LOG_LEVEL)")
+		logFormat  = fs.String("log-format", "", "text or json (env TOCSIN_LOG_FORMAT)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q: tocsin serve takes only flags", fs.Arg(0))
+	}
+	pick := func(flagVal, env string) string {
+		if flagVal != "" {
+			return flagVal
+		}
+		return getenv(env)
+	}
+	if path := pick(*configPath, "TOCSIN_CONFIG"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("read config file: %w", err)
+		}
+		if err := parseFile(data, &cfg); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	set := func(dst *string, flagVal, env string) {
+		if v := pick(flagVal, env); v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.Listen, *listen, "TOCSIN_LISTEN")
+	set(&cfg.DataDir, *dataDir, "TOCSIN_DATA_DIR")
+	set(&cfg.PublicURL, *publicURL, "TOCSIN_PUBLIC_URL")
+	set(&cfg.SecretKeyFile, *keyFile, "TOCSIN_SECRET_KEY_FILE")
+	set(&cfg.Timezone, *timezone, "TOCSIN_TIMEZONE")
+	set(&cfg.DingTalkRobotBaseURL, *dtBase, "TOCSIN_DINGTALK_ROBOT_BASE_URL")
+	set(&cfg.LogLevel, *logLevel, "TOCSIN_LOG_LEVEL")
+	set(&cfg.LogFormat, *logFormat, "TOCSIN_LOG_FORMAT")
+	if v := pick(*dbURL, "TOCSIN_DATABASE_URL"); v != "" {
+		cfg.DatabaseURL = secret.New(v)
+	}
+	if v := pick(*adminTok, "TOCSIN_ADMIN_TOKEN"); v != "" {
+		cfg.AdminToken = secret.New(v)
+	}
+	if v := pick(*allowHosts, "TOCSIN_ALLOW_HOSTS"); v != "" {
+		cfg.AllowHosts = strings.Split(v, ",")
+	}
+	if cfg.SecretKeyFile == "" {
+		cfg.SecretKeyFile = filepath.Join(cfg.DataDir, "secret.key")
+	}
+	return cfg, cfg.Validate()
+}
+
+// parseFile decodes a YAML file strictly: an unknown key is an error naming it.
+func parseFile(data []byte, cfg *Config) error {
+	fc := fileConfig{Config: *cfg}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	*cfg = fc.Config
+	if fc.DatabaseURL != "" {
+		cfg.DatabaseURL = secret.New(fc.DatabaseURL)
+	}
+	if fc.AdminToken != "" {
+		cfg.AdminToken = secret.New(fc.AdminToken)
+	}
+	return nil
+}
+
+// Validate checks every setting and reports all problems at once; it also
+// fills the derived fields (Hosts, Location).
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen %q: want host:port, like 127.0.0.1:9393 or :9393", c.Listen)
+	}
+	if c.DataDir == "" {
+		bad("data dir must not be empty")
+	}
+	if db := c.DatabaseURL.Reveal(); db != "" && !strings.HasPrefix(db, "postgres://") && !strings.HasPrefix(db, "postgresql://") {
+		bad("database url must be empty (SQLite in the data dir) or start with postgres://")
+	}
+	if t := c.AdminToken.Reveal(); t != "" && len(t) < 16 {
+		bad("admin token must be at least 16 characters")
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("public url %q: want an absolute http(s) URL, like https://tocsin.example.com", c.PublicURL)
+		}
+	}
+	hosts, err := channel.ParseHostList(strings.Join(c.AllowHosts, ","))
+	if err != nil {
+		bad("%v", err)
+	}
+	c.Hosts = hosts
+	c.Location = time.Local
+	if c.Timezone != "" {
+		loc, err := time.LoadLocation(c.Timezone)
+		if err != nil {
+			bad("timezone %q is not an IANA time zone: use a name like Asia/Shanghai or UTC", c.Timezone)
+		}
+		c.Location = loc
+	}
+	if u, err := url.Parse(c.DingTalkRobotBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("dingtalk robot base url %q: want an absolute http(s) URL", c.DingTalkRobotBaseURL)
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("max body bytes must be at least 1024, got %d", c.MaxBodyBytes)
+	}
+	if c.SendTimeout <= 0 {
+		bad("send timeout must be positive")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log format %q: want text or json", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+// DingTalkRobotBase returns DingTalkRobotBaseURL parsed; Validate
+// guarantees it parses.
+func (c *Config) DingTalkRobotBase() *url.URL {
+	u, _ := url.Parse(c.DingTalkRobotBaseURL)
+	return u
+}

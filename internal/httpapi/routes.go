@@ -1,0 +1,31 @@
+package httpapi
+
+import "net/http"
+
+// routes lists every route the server answers.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
+	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
+	s.mux.Handle("GET /metrics", s.metricsHandler())
+
+	s.handle("GET /api/v1/channels", s.listChannels)
+	s.handle("POST /api/v1/channels", s.createChannel)
+	s.handle("GET /api/v1/channels/{id}", s.getChannel)
+	s.handle("PUT /api/v1/channels/{id}", s.updateChannel)
+	s.handle("DELETE /api/v1/channels/{id}", s.deleteChannel)
+	s.handle("POST /api/v1/channels/{id}/test", s.testChannel)
+
+	// Everything else under /api/ and /hooks/ answers JSON, after auth, so
+	// a typo reads as "no such route" rather than an HTML page.
+	s.handle("/api/", s.notFound)
+	s.handle("/hooks/", s.notFound)
+}
+
+// handle registers an authenticated JSON API route.
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.Handle(pattern, s.requireAdmin(s.limitBody(s.serveJSON(h))))
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
+	return &Error{Status: http.StatusNotFound, Code: "no-such-route", Message: "no such API route: " + r.Method + " " + r.URL.Path}
+}

@@ -1,0 +1,93 @@
+// Package httpapi serves Tocsin's HTTP interface: the JSON API under
+// /api/v1, health and metrics. routes.go lists every route; encode.go holds
+// the one place errors become statuses. The package declares the small
+// interfaces it consumes and never imports a store or platform package.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tocsinhq/tocsin/internal/channel"
+	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/store"
+)
+
+// Sender sends a message to a channel now, bypassing any queue: what a test
+// send needs. Implemented in internal/app, which knows every platform.
+type Sender interface {
+	SendNow(ctx context.Context, ch *channel.Channel, msg notify.Message) (SendReport, error)
+}
+
+// SendReport tells what a successful send did.
+type SendReport struct {
+	// Messages is how many platform messages carried it (a long message is
+	// split).
+	Messages int `json:"messages"`
+	// Notes are things a person should know, e.g. mentions a message type
+	// cannot carry.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Options are the server's dependencies.
+type Options struct {
+	Store  store.Store
+	Sender Sender
+	Logger *slog.Logger
+	// Registry receives the server's metrics and is served on /metrics.
+	Registry *prometheus.Registry
+	// AdminTokenHash is SHA-256 of the admin token.
+	AdminTokenHash [32]byte
+	// ChannelEnv is what channel validation needs (platform hosts, allow-list).
+	ChannelEnv channel.Env
+	// Location is the server's time zone, for channels that set none.
+	Location *time.Location
+	// MaxBodyBytes caps request bodies (413 beyond).
+	MaxBodyBytes int64
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server is the HTTP handler.
+type Server struct {
+	opts    Options
+	mux     *http.ServeMux
+	handler http.Handler
+	metrics *metrics
+}
+
+// New builds the server and registers its metrics.
+func New(opts Options) *Server {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Location == nil {
+		opts.Location = time.Local
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: newMetrics(opts.Registry)}
+	s.routes()
+	s.handler = s.recoverPanics(s.instrument(s.mux))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// HashToken returns the hash the server compares tokens against.
+func HashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+
+// checkAdmin reports whether token is the admin token. Tokens carry 256
+// bits of entropy, so a fast hash compared in constant time is enough.
+func (s *Server) checkAdmin(token string) bool {
+	if token == "" {
+		return false
+	}
+	h := HashToken(token)
+	return subtle.ConstantTimeCompare(h[:], s.opts.AdminTokenHash[:]) == 1
+}

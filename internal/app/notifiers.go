@@ -1,0 +1,52 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tocsinhq/tocsin/internal/channel"
+	"github.com/tocsinhq/tocsin/internal/httpapi"
+	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/dingtalk"
+)
+
+// senders sends to a channel with the client of its platform. It is the
+// one switch over channel kinds.
+type senders struct {
+	env      channel.Env
+	dingtalk *dingtalk.Client
+}
+
+var _ httpapi.Sender = (*senders)(nil)
+
+// SendNow sends msg to ch at once.
+func (s *senders) SendNow(ctx context.Context, ch *channel.Channel, msg notify.Message) (httpapi.SendReport, error) {
+	switch set := ch.Settings.(type) {
+	case *channel.DingTalkRobot:
+		if err := s.env.CheckURL(ch.Kind, set.WebhookURL.Reveal()); err != nil {
+			return httpapi.SendReport{}, hostRefused(err)
+		}
+		rcpt, err := s.dingtalk.Send(ctx, dingTalkRobot(set), msg)
+		return httpapi.SendReport{Messages: rcpt.Sent, Notes: rcpt.Notes}, err
+	}
+	return httpapi.SendReport{}, &notify.Error{Action: notify.Permanent, Code: "unsupported-kind",
+		Message: fmt.Sprintf("sending to %s channels is not implemented yet", ch.Kind)}
+}
+
+func hostRefused(err error) error {
+	return &notify.Error{Action: notify.Permanent, Code: "host-not-allowed", Message: err.Error(),
+		Hint: "point the channel at the platform's own host, or start tocsin with --allow-hosts naming this host"}
+}
+
+// dingTalkRobot maps a channel's settings onto the robot client's config.
+func dingTalkRobot(s *channel.DingTalkRobot) dingtalk.Robot {
+	return dingtalk.Robot{
+		WebhookURL: s.WebhookURL,
+		Secret:     s.Secret,
+		Keywords:   s.Keywords,
+		AtMobiles:  s.AtMobiles,
+		AtUserIDs:  s.AtUserIDs,
+		AtAll:      s.AtAll,
+		MsgType:    dingtalk.MsgType(s.MsgType),
+	}
+}

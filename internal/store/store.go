@@ -1,8 +1,11 @@
 // Package store is the storage contract every backend (store/sqlite,
-// store/postgres) implements, with the helpers they share: id generation,
-// error kinds, and sealing channel secrets so no backend ever writes one in
-// clear. The behaviour both backends must have is pinned down by the one
-// contract suite in store/storetest.
+// store/postgres) implements, with the Go they share: id generation, error
+// kinds, the stored form of a channel (ChannelRecord, which seals channel
+// secrets so no backend ever writes one in clear), loading and running
+// embedded migrations, and transactions. What the package does not have is
+// SQL: each backend writes its own, and its own migrations. The behaviour
+// both backends must have is pinned down by the one contract suite in
+// store/storetest.
 package store
 
 import (
@@ -11,7 +14,6 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,7 +21,6 @@ import (
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/channel"
-	"github.com/tocsinhq/tocsin/internal/secret"
 )
 
 // Store is what Tocsin keeps. Implementations are safe for concurrent use.
@@ -126,64 +127,6 @@ func NewID(now time.Time) string {
 var lastID struct {
 	mu sync.Mutex
 	b  [16]byte
-}
-
-// SealedChannel is a channel's settings as stored: the settings JSON with
-// every secret masked (readable, harmless), and the secrets themselves
-// sealed with the channel id as additional data, so a sealed blob moved to
-// another row does not open.
-type SealedChannel struct {
-	Settings []byte // JSON, secrets masked
-	Secrets  []byte // AES-GCM sealed JSON object of secret name -> value
-}
-
-// SealSettings splits ch's settings into their stored form.
-func SealSettings(box *secret.Box, ch *channel.Channel) (SealedChannel, error) {
-	if ch.Settings == nil {
-		return SealedChannel{}, fmt.Errorf("channel %q has no settings", ch.Name)
-	}
-	settings, err := json.Marshal(ch.Settings)
-	if err != nil {
-		return SealedChannel{}, fmt.Errorf("encode settings: %w", err)
-	}
-	values := map[string]string{}
-	for _, f := range ch.Settings.Secrets() {
-		if v := f.Get(); v != "" {
-			values[f.Name] = v
-		}
-	}
-	plain, err := json.Marshal(values)
-	if err != nil {
-		return SealedChannel{}, fmt.Errorf("encode secrets: %w", err)
-	}
-	sealed, err := box.Seal(plain, []byte(ch.ID))
-	if err != nil {
-		return SealedChannel{}, fmt.Errorf("seal secrets: %w", err)
-	}
-	return SealedChannel{Settings: settings, Secrets: sealed}, nil
-}
-
-// OpenSettings rebuilds a channel's settings from their stored form.
-func OpenSettings(box *secret.Box, id string, kind channel.Kind, sc SealedChannel) (channel.Settings, error) {
-	s, err := channel.NewSettings(kind)
-	if err != nil {
-		return nil, fmt.Errorf("channel %s: %w", id, err)
-	}
-	if err := json.Unmarshal(sc.Settings, s); err != nil {
-		return nil, fmt.Errorf("channel %s: decode settings: %w", id, err)
-	}
-	plain, err := box.Open(sc.Secrets, []byte(id))
-	if err != nil {
-		return nil, fmt.Errorf("channel %s: %w", id, err)
-	}
-	var values map[string]string
-	if err := json.Unmarshal(plain, &values); err != nil {
-		return nil, fmt.Errorf("channel %s: decode secrets: %w", id, err)
-	}
-	for _, f := range s.Secrets() {
-		f.Set(values[f.Name])
-	}
-	return s, nil
 }
 
 // EscapeLike escapes s for a SQL LIKE pattern with ESCAPE '\'.

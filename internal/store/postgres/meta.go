@@ -11,35 +11,16 @@ import (
 
 // Meta returns the server-wide value stored under key.
 func (db *DB) Meta(ctx context.Context, key string) (string, error) {
-	tx, err := db.db.BeginTx(ctx, readOnly)
-	if err != nil {
-		return "", fmt.Errorf("get meta %s: %w", key, err)
-	}
-	defer tx.Rollback()
-	v, err := getMeta(ctx, tx, key)
-	if err != nil {
-		return "", err
-	}
-	if err := tx.Commit(); err != nil {
-		return "", fmt.Errorf("get meta %s: %w", key, err)
-	}
-	return v, nil
+	return store.InTxValue(ctx, db.db, readOnly, func(tx *sql.Tx) (string, error) {
+		return getMeta(ctx, tx, key)
+	})
 }
 
 // SetMeta stores value under key, replacing any earlier value.
 func (db *DB) SetMeta(ctx context.Context, key, value string) error {
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("set meta %s: %w", key, err)
-	}
-	defer tx.Rollback()
-	if err := setMeta(ctx, tx, key, value); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("set meta %s: %w", key, err)
-	}
-	return nil
+	return store.InTx(ctx, db.db, nil, func(tx *sql.Tx) error {
+		return setMeta(ctx, tx, key, value)
+	})
 }
 
 func getMeta(ctx context.Context, tx *sql.Tx, key string) (string, error) {

@@ -12,9 +12,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,7 +51,11 @@ func Open(ctx context.Context, url string, box *secret.Box) (*DB, error) {
 	sdb.SetMaxIdleConns(10)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
 	db := &DB{db: sdb, box: box}
-	if err := migrate(ctx, sdb); err != nil {
+	m := store.Migrator{
+		FS: migrationFiles, Dir: "migrations",
+		Lock: lockMigrations, Applied: appliedVersions, Record: recordVersion,
+	}
+	if err := m.Run(ctx, sdb); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("open postgres database %s on %s: %w", cfg.Database, cfg.Host, err)
 	}
@@ -83,80 +84,10 @@ func isUniqueViolation(err error) bool {
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one file of migrations/: NNNN_what.sql, applied in version
-// order, each once.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	// Glob returns names sorted, and versions are zero-padded, so this is
-	// version order; the check below catches a badly named file.
-	var ms []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		prefix, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s: want a name starting with version %04d", base, len(ms)+1)
-		}
-		body, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(body)})
-	}
-	return ms, nil
-}
-
 // migrationLock is the advisory lock key that serialises migrations: the
 // ASCII of "tocsin". Replicas starting together take turns, and the later
 // ones find the work done.
 const migrationLock = 0x746f6373696e
-
-const createSchemaMigrations = `
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    integer     PRIMARY KEY,
-    applied_at timestamptz NOT NULL DEFAULT now()
-)`
-
-// migrate applies the migrations the database lacks, each in its own
-// transaction holding the migration lock.
-func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return err
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer tx.Rollback()
-	if err := lockMigrations(ctx, tx); err != nil {
-		return err
-	}
-	applied, err := appliedMigrations(ctx, tx, len(ms))
-	if err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, m := range ms {
-		if !applied[m.version] {
-			if err := applyMigration(ctx, db, m); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
 
 // lockMigrations waits for the migration lock, which the transaction holds
 // until it ends.
@@ -167,64 +98,22 @@ func lockMigrations(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// appliedMigrations creates schema_migrations if need be and returns the
-// versions it records. A version newer than latest means a newer Tocsin has
-// written this database: refuse, since this one cannot know what changed.
-func appliedMigrations(ctx context.Context, tx *sql.Tx, latest int) (map[int]bool, error) {
+const createSchemaMigrations = `
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer     PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)`
+
+// appliedVersions creates schema_migrations if need be and queries the
+// versions it records.
+func appliedVersions(ctx context.Context, tx *sql.Tx) (*sql.Rows, error) {
 	if _, err := tx.ExecContext(ctx, createSchemaMigrations); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
-	if err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
-	}
-	defer rows.Close()
-	applied := map[int]bool{}
-	newest := 0
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("read schema_migrations: %w", err)
-		}
-		applied[v] = true
-		newest = max(newest, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
-	}
-	if newest > latest {
-		return nil, fmt.Errorf("database schema is at version %d, newer than this Tocsin knows (%d): a newer Tocsin has used this database; run that version, or restore a backup taken before the upgrade", newest, latest)
-	}
-	return applied, nil
+	return tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
-	}
-	defer tx.Rollback()
-	if err := lockMigrations(ctx, tx); err != nil {
-		return err
-	}
-	// Another replica may have applied it since migrate looked.
-	var done bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
-	}
-	if done {
-		return nil
-	}
-	// Without arguments pgx sends the file as one simple query, so it may
-	// hold several statements.
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version); err != nil {
-		return fmt.Errorf("migration %s: record: %w", m.name, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
-	}
-	return nil
+func recordVersion(ctx context.Context, tx *sql.Tx, version int) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version)
+	return err
 }

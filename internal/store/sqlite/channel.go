@@ -3,14 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/channel"
-	"github.com/tocsinhq/tocsin/internal/secret"
 	"github.com/tocsinhq/tocsin/internal/store"
 )
 
@@ -21,103 +19,66 @@ var readOnly = &sql.TxOptions{ReadOnly: true}
 // CreateChannel stores ch with a new ID and CreatedAt = UpdatedAt = now,
 // and sets those fields of ch. On error ch is left as it was.
 func (db *DB) CreateChannel(ctx context.Context, ch *channel.Channel, now time.Time) error {
-	c := *ch
-	c.ID = store.NewID(now)
-	c.CreatedAt = storedTime(now)
-	c.UpdatedAt = c.CreatedAt
 	// Seal before taking the write lock: it is the slow part.
-	r, err := encodeChannel(db.box, &c)
+	r, err := store.EncodeNewChannel(db.box, ch, now)
 	if err != nil {
-		return fmt.Errorf("create channel %q: %w", c.Name, err)
+		return fmt.Errorf("create channel %q: %w", ch.Name, err)
 	}
-	tx, err := db.db.BeginTx(ctx, nil)
+	err = store.InTx(ctx, db.db, nil, func(tx *sql.Tx) error {
+		return insertChannel(ctx, tx, r)
+	})
 	if err != nil {
-		return fmt.Errorf("create channel %q: %w", c.Name, err)
-	}
-	defer tx.Rollback()
-	if err := insertChannel(ctx, tx, r); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("create channel %q: %w", c.Name, err)
-	}
-	ch.ID, ch.CreatedAt, ch.UpdatedAt = c.ID, c.CreatedAt, c.UpdatedAt
+	ch.ID, ch.CreatedAt, ch.UpdatedAt = r.ID, r.CreatedAt, r.UpdatedAt
 	return nil
 }
 
 // GetChannel returns the channel with that id.
 func (db *DB) GetChannel(ctx context.Context, id string) (*channel.Channel, error) {
-	tx, err := db.db.BeginTx(ctx, readOnly)
-	if err != nil {
-		return nil, fmt.Errorf("get channel %s: %w", id, err)
-	}
-	defer tx.Rollback()
-	r, err := findChannelByID(ctx, tx, id)
+	r, err := store.InTxValue(ctx, db.db, readOnly, func(tx *sql.Tx) (store.ChannelRecord, error) {
+		return findChannelByID(ctx, tx, id)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("get channel %s: %w", id, err)
-	}
-	return r.decode(db.box)
+	return r.Decode(db.box)
 }
 
 // GetChannelByName returns the channel with exactly that name.
 func (db *DB) GetChannelByName(ctx context.Context, name string) (*channel.Channel, error) {
-	tx, err := db.db.BeginTx(ctx, readOnly)
-	if err != nil {
-		return nil, fmt.Errorf("get channel %q: %w", name, err)
-	}
-	defer tx.Rollback()
-	r, err := findChannelByName(ctx, tx, name)
+	r, err := store.InTxValue(ctx, db.db, readOnly, func(tx *sql.Tx) (store.ChannelRecord, error) {
+		return findChannelByName(ctx, tx, name)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("get channel %q: %w", name, err)
-	}
-	return r.decode(db.box)
+	return r.Decode(db.box)
 }
 
 // UpdateChannel replaces the channel ch.ID with ch, setting UpdatedAt to now.
 // It sets ch.UpdatedAt, and ch.CreatedAt from the stored channel.
 func (db *DB) UpdateChannel(ctx context.Context, ch *channel.Channel, now time.Time) error {
-	c := *ch
-	c.UpdatedAt = storedTime(now)
-	r, err := encodeChannel(db.box, &c)
+	r, err := store.EncodeChannel(db.box, ch)
 	if err != nil {
-		return fmt.Errorf("update channel %s: %w", c.ID, err)
+		return fmt.Errorf("update channel %s: %w", ch.ID, err)
 	}
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("update channel %s: %w", c.ID, err)
-	}
-	defer tx.Rollback()
-	createdAt, err := updateChannel(ctx, tx, r)
+	r.UpdatedAt = store.StoredTime(now)
+	createdAt, err := store.InTxValue(ctx, db.db, nil, func(tx *sql.Tx) (time.Time, error) {
+		return updateChannel(ctx, tx, r)
+	})
 	if err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("update channel %s: %w", c.ID, err)
-	}
-	ch.CreatedAt, ch.UpdatedAt = createdAt, c.UpdatedAt
+	ch.CreatedAt, ch.UpdatedAt = createdAt, r.UpdatedAt
 	return nil
 }
 
 // DeleteChannel removes the channel with that id.
 func (db *DB) DeleteChannel(ctx context.Context, id string) error {
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("delete channel %s: %w", id, err)
-	}
-	defer tx.Rollback()
-	if err := deleteChannel(ctx, tx, id); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("delete channel %s: %w", id, err)
-	}
-	return nil
+	return store.InTx(ctx, db.db, nil, func(tx *sql.Tx) error {
+		return deleteChannel(ctx, tx, id)
+	})
 }
 
 // ListChannels returns a page of channels in id order. f.Query matches
@@ -125,53 +86,37 @@ func (db *DB) DeleteChannel(ctx context.Context, id string) error {
 // nothing else, so "É" does not find "é".
 func (db *DB) ListChannels(ctx context.Context, f store.ChannelFilter) ([]*channel.Channel, string, error) {
 	limit := store.PageLimit(f.Limit)
-	tx, err := db.db.BeginTx(ctx, readOnly)
-	if err != nil {
-		return nil, "", fmt.Errorf("list channels: %w", err)
-	}
-	defer tx.Rollback()
-	// One row more than the page tells whether another page follows.
-	rows, err := listChannels(ctx, tx, f, limit+1)
+	// One record more than the page tells whether another page follows.
+	rs, err := store.InTxValue(ctx, db.db, readOnly, func(tx *sql.Tx) ([]store.ChannelRecord, error) {
+		return listChannels(ctx, tx, f, limit+1)
+	})
 	if err != nil {
 		return nil, "", err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, "", fmt.Errorf("list channels: %w", err)
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = rows[limit-1].id
-	}
-	items := make([]*channel.Channel, 0, len(rows))
-	for _, r := range rows {
-		ch, err := r.decode(db.box)
-		if err != nil {
-			return nil, "", err
-		}
-		items = append(items, ch)
-	}
-	return items, next, nil
+	return store.ChannelPage(db.box, rs, limit)
 }
 
+// Times are stored as UTC milliseconds since the Unix epoch, JSON as text
+// (a STRICT table refuses a []byte, a BLOB, in a TEXT column).
 const channelColumns = `id, name, kind, description, enabled, timezone, settings, secrets, daily_report, card, created_at, updated_at`
 
-func insertChannel(ctx context.Context, tx *sql.Tx, r channelRow) error {
+func insertChannel(ctx context.Context, tx *sql.Tx, r store.ChannelRecord) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO channels (`+channelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.id, r.name, r.kind, r.description, r.enabled, r.timezone,
-		r.settings, r.secrets, r.dailyReport, r.card, r.createdAt, r.updatedAt)
+		r.ID, r.Name, r.Kind, r.Description, r.Enabled, r.Timezone,
+		string(r.Settings), r.Secrets, string(r.DailyReport), nullText(r.Card),
+		r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli())
 	switch {
 	case isUniqueViolation(err):
-		return fmt.Errorf("channel name %q is taken: %w", r.name, store.ErrConflict)
+		return fmt.Errorf("channel name %q is taken: %w", r.Name, store.ErrConflict)
 	case err != nil:
-		return fmt.Errorf("create channel %q: %w", r.name, err)
+		return fmt.Errorf("create channel %q: %w", r.Name, err)
 	}
 	return nil
 }
 
 // updateChannel writes every column but id and created_at, and returns
 // created_at.
-func updateChannel(ctx context.Context, tx *sql.Tx, r channelRow) (time.Time, error) {
+func updateChannel(ctx context.Context, tx *sql.Tx, r store.ChannelRecord) (time.Time, error) {
 	var createdAt int64
 	err := tx.QueryRowContext(ctx, `
 		UPDATE channels
@@ -179,16 +124,17 @@ func updateChannel(ctx context.Context, tx *sql.Tx, r channelRow) (time.Time, er
 		    settings = ?, secrets = ?, daily_report = ?, card = ?, updated_at = ?
 		WHERE id = ?
 		RETURNING created_at`,
-		r.name, r.kind, r.description, r.enabled, r.timezone,
-		r.settings, r.secrets, r.dailyReport, r.card, r.updatedAt, r.id,
+		r.Name, r.Kind, r.Description, r.Enabled, r.Timezone,
+		string(r.Settings), r.Secrets, string(r.DailyReport), nullText(r.Card),
+		r.UpdatedAt.UnixMilli(), r.ID,
 	).Scan(&createdAt)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return time.Time{}, fmt.Errorf("channel %s: %w", r.id, store.ErrNotFound)
+		return time.Time{}, fmt.Errorf("channel %s: %w", r.ID, store.ErrNotFound)
 	case isUniqueViolation(err):
-		return time.Time{}, fmt.Errorf("channel name %q is taken: %w", r.name, store.ErrConflict)
+		return time.Time{}, fmt.Errorf("channel name %q is taken: %w", r.Name, store.ErrConflict)
 	case err != nil:
-		return time.Time{}, fmt.Errorf("update channel %s: %w", r.id, err)
+		return time.Time{}, fmt.Errorf("update channel %s: %w", r.ID, err)
 	}
 	return time.UnixMilli(createdAt).UTC(), nil
 }
@@ -208,29 +154,29 @@ func deleteChannel(ctx context.Context, tx *sql.Tx, id string) error {
 	return nil
 }
 
-func findChannelByID(ctx context.Context, tx *sql.Tx, id string) (channelRow, error) {
+func findChannelByID(ctx context.Context, tx *sql.Tx, id string) (store.ChannelRecord, error) {
 	r, err := scanChannel(tx.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE id = ?`, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return channelRow{}, fmt.Errorf("channel %s: %w", id, store.ErrNotFound)
+		return store.ChannelRecord{}, fmt.Errorf("channel %s: %w", id, store.ErrNotFound)
 	case err != nil:
-		return channelRow{}, fmt.Errorf("get channel %s: %w", id, err)
+		return store.ChannelRecord{}, fmt.Errorf("get channel %s: %w", id, err)
 	}
 	return r, nil
 }
 
-func findChannelByName(ctx context.Context, tx *sql.Tx, name string) (channelRow, error) {
+func findChannelByName(ctx context.Context, tx *sql.Tx, name string) (store.ChannelRecord, error) {
 	r, err := scanChannel(tx.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE name = ?`, name))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return channelRow{}, fmt.Errorf("channel %q: %w", name, store.ErrNotFound)
+		return store.ChannelRecord{}, fmt.Errorf("channel %q: %w", name, store.ErrNotFound)
 	case err != nil:
-		return channelRow{}, fmt.Errorf("get channel %q: %w", name, err)
+		return store.ChannelRecord{}, fmt.Errorf("get channel %q: %w", name, err)
 	}
 	return r, nil
 }
 
-func listChannels(ctx context.Context, tx *sql.Tx, f store.ChannelFilter, limit int) ([]channelRow, error) {
+func listChannels(ctx context.Context, tx *sql.Tx, f store.ChannelFilter, limit int) ([]store.ChannelRecord, error) {
 	var where []string
 	var args []any
 	if f.Query != "" {
@@ -257,82 +203,26 @@ func listChannels(ctx context.Context, tx *sql.Tx, f store.ChannelFilter, limit 
 	if err != nil {
 		return nil, fmt.Errorf("list channels: %w", err)
 	}
-	defer rows.Close()
-	var out []channelRow
-	for rows.Next() {
-		r, err := scanChannel(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list channels: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	rs, err := store.CollectRows(rows, scanChannel)
+	if err != nil {
 		return nil, fmt.Errorf("list channels: %w", err)
 	}
-	return out, nil
+	return rs, nil
 }
 
-// channelRow is a channel as stored: secrets sealed, JSON as text, times as
-// UTC milliseconds since the Unix epoch.
-type channelRow struct {
-	id, name, kind, description, timezone string
-	enabled                               bool
-	settings                              string // JSON, secrets masked
-	secrets                               []byte // sealed
-	dailyReport                           string // JSON
-	card                                  sql.NullString
-	createdAt, updatedAt                  int64
-}
-
-// storedTime is t as the store keeps it: UTC, whole milliseconds. Callers
-// get back exactly what a later read returns.
-func storedTime(t time.Time) time.Time {
-	return t.UTC().Truncate(time.Millisecond)
-}
-
-func encodeChannel(box *secret.Box, ch *channel.Channel) (channelRow, error) {
-	sealed, err := store.SealSettings(box, ch)
-	if err != nil {
-		return channelRow{}, err
-	}
-	report, err := json.Marshal(ch.DailyReport)
-	if err != nil {
-		return channelRow{}, fmt.Errorf("encode daily report: %w", err)
-	}
-	return channelRow{
-		id: ch.ID, name: ch.Name, kind: string(ch.Kind), description: ch.Description,
-		timezone: ch.Timezone, enabled: ch.Enabled,
-		settings: string(sealed.Settings), secrets: sealed.Secrets, dailyReport: string(report),
-		card:      sql.NullString{String: string(ch.Card), Valid: len(ch.Card) > 0},
-		createdAt: ch.CreatedAt.UnixMilli(), updatedAt: ch.UpdatedAt.UnixMilli(),
-	}, nil
-}
-
-func scanChannel(s interface{ Scan(...any) error }) (channelRow, error) {
-	var r channelRow
-	err := s.Scan(&r.id, &r.name, &r.kind, &r.description, &r.enabled, &r.timezone,
-		&r.settings, &r.secrets, &r.dailyReport, &r.card, &r.createdAt, &r.updatedAt)
+func scanChannel(s store.Scanner) (store.ChannelRecord, error) {
+	var r store.ChannelRecord
+	var createdAt, updatedAt int64
+	err := s.Scan(&r.ID, &r.Name, &r.Kind, &r.Description, &r.Enabled, &r.Timezone,
+		&r.Settings, &r.Secrets, &r.DailyReport, &r.Card, &createdAt, &updatedAt)
+	r.CreatedAt, r.UpdatedAt = time.UnixMilli(createdAt), time.UnixMilli(updatedAt)
 	return r, err
 }
 
-// decode opens the row's secrets; it fails (secret.ErrOpen) when the box
-// holds another key than the one the row was sealed with.
-func (r channelRow) decode(box *secret.Box) (*channel.Channel, error) {
-	settings, err := store.OpenSettings(box, r.id, channel.Kind(r.kind), store.SealedChannel{Settings: []byte(r.settings), Secrets: r.secrets})
-	if err != nil {
-		return nil, err
+// nullText is JSON as a TEXT argument, or NULL when there is none.
+func nullText(b []byte) any {
+	if b == nil {
+		return nil
 	}
-	var report channel.DailyReport
-	if err := json.Unmarshal([]byte(r.dailyReport), &report); err != nil {
-		return nil, fmt.Errorf("channel %s: decode daily report: %w", r.id, err)
-	}
-	ch := &channel.Channel{
-		ID: r.id, Name: r.name, Kind: channel.Kind(r.kind), Description: r.description,
-		Enabled: r.enabled, Timezone: r.timezone, Settings: settings, DailyReport: report,
-		CreatedAt: time.UnixMilli(r.createdAt).UTC(), UpdatedAt: time.UnixMilli(r.updatedAt).UTC(),
-	}
-	if r.card.Valid {
-		ch.Card = json.RawMessage(r.card.String)
-	}
-	return ch, nil
+	return string(b)
 }

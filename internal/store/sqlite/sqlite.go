@@ -17,7 +17,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -103,7 +102,14 @@ func (db *DB) init(ctx context.Context) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("cannot use write-ahead logging (journal_mode is %q): put the database on a local file system", mode)
 	}
-	return migrate(ctx, db.db)
+	// Write transactions begin IMMEDIATE, so two processes opening one new
+	// file at once take turns, and the second finds the work done: the
+	// migrations need no lock of their own.
+	m := store.Migrator{
+		FS: migrationFiles, Dir: "migrations",
+		Applied: appliedVersions, Record: recordVersion,
+	}
+	return m.Run(ctx, db.db)
 }
 
 // Ping checks the database answers.
@@ -130,127 +136,22 @@ func isUniqueViolation(err error) bool {
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one file of migrations/: NNNN_what.sql, applied in version
-// order, each once.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	// Glob returns names sorted, and versions are zero-padded, so this is
-	// version order; the check below catches a badly named file.
-	var ms []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		prefix, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s: want a name starting with version %04d", base, len(ms)+1)
-		}
-		body, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(body)})
-	}
-	return ms, nil
-}
-
 const createSchemaMigrations = `
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     applied_at TEXT    NOT NULL
 ) STRICT`
 
-// migrate applies the migrations the database lacks, each in its own
-// transaction. Write transactions begin IMMEDIATE, so two processes opening
-// one new file at once take turns, and the second finds the work done.
-func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return err
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer tx.Rollback()
-	applied, err := appliedMigrations(ctx, tx, len(ms))
-	if err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, m := range ms {
-		if !applied[m.version] {
-			if err := applyMigration(ctx, db, m); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// appliedMigrations creates schema_migrations if need be and returns the
-// versions it records. A version newer than latest means a newer Tocsin has
-// written this database: refuse, since this one cannot know what changed.
-func appliedMigrations(ctx context.Context, tx *sql.Tx, latest int) (map[int]bool, error) {
+// appliedVersions creates schema_migrations if need be and queries the
+// versions it records.
+func appliedVersions(ctx context.Context, tx *sql.Tx) (*sql.Rows, error) {
 	if _, err := tx.ExecContext(ctx, createSchemaMigrations); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
-	if err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
-	}
-	defer rows.Close()
-	applied := map[int]bool{}
-	newest := 0
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("read schema_migrations: %w", err)
-		}
-		applied[v] = true
-		newest = max(newest, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
-	}
-	if newest > latest {
-		return nil, fmt.Errorf("database schema is at version %d, newer than this Tocsin knows (%d): a newer Tocsin has used this database; run that version, or restore a backup taken before the upgrade", newest, latest)
-	}
-	return applied, nil
+	return tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
-	}
-	defer tx.Rollback()
-	// Another process may have applied it since migrate looked.
-	var done bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.version).Scan(&done); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
-	}
-	if done {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`, m.version); err != nil {
-		return fmt.Errorf("migration %s: record: %w", m.name, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
-	}
-	return nil
+func recordVersion(ctx context.Context, tx *sql.Tx, version int) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`, version)
+	return err
 }

@@ -1,6 +1,6 @@
 -- Channels: where Tocsin sends. settings is the kind's settings with every
 -- secret masked; the secrets themselves are in secrets, sealed with AES-GCM
--- (store.SealSettings), so nothing here reveals a token. card is json, not
+-- (store.EncodeChannel), so nothing here reveals a token. card is json, not
 -- jsonb, because it is kept as the client gave it, byte for byte.
 CREATE TABLE channels (
     id           text        PRIMARY KEY,

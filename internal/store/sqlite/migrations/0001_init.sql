@@ -1,6 +1,6 @@
 -- Channels: where Tocsin sends. settings is the kind's settings as JSON with
 -- every secret masked; the secrets themselves are in secrets, sealed with
--- AES-GCM (store.SealSettings), so nothing here reveals a token. Times are
+-- AES-GCM (store.EncodeChannel), so nothing here reveals a token. Times are
 -- UTC milliseconds since the Unix epoch.
 CREATE TABLE channels (
     id           TEXT    PRIMARY KEY,

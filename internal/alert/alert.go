@@ -86,6 +86,20 @@ type Fingerprint uint64
 // String renders the fingerprint as 16 hex digits, as Alertmanager does.
 func (f Fingerprint) String() string { return fmt.Sprintf("%016x", uint64(f)) }
 
+// MarshalText writes the 16 hex digits, so fingerprints read the same in
+// JSON, in stored state and in Alertmanager's API.
+func (f Fingerprint) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText reads 16 hex digits.
+func (f *Fingerprint) UnmarshalText(b []byte) error {
+	v, err := ParseFingerprint(string(b))
+	if err != nil {
+		return err
+	}
+	*f = v
+	return nil
+}
+
 // ParseFingerprint parses 16 hex digits.
 func ParseFingerprint(s string) (Fingerprint, error) {
 	v, err := strconv.ParseUint(s, 16, 64)

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -35,6 +36,11 @@ func TestLabels(t *testing.T) {
 	back, err := ParseFingerprint(fp.String())
 	if err != nil || back != fp {
 		t.Errorf("ParseFingerprint(%s) = %v, %v", fp, back, err)
+	}
+	js, _ := json.Marshal(map[string]Fingerprint{"fp": fp})
+	var decoded map[string]Fingerprint
+	if err := json.Unmarshal(js, &decoded); err != nil || decoded["fp"] != fp || string(js) != `{"fp":"`+fp.String()+`"}` {
+		t.Errorf("JSON round trip: %s -> %v, %v", js, decoded, err)
 	}
 }
 

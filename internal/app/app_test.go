@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,11 +14,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tocsinhq/tocsin/internal/config"
 	"github.com/tocsinhq/tocsin/internal/notify/notifytest"
+	"github.com/tocsinhq/tocsin/internal/secret"
+	"github.com/tocsinhq/tocsin/internal/store"
+	"github.com/tocsinhq/tocsin/internal/store/sqlite"
 )
 
 const (
@@ -65,8 +71,15 @@ func startTocsin(t testing.TB, dir string, args ...string) *running {
 	stop := func() {
 		once.Do(func() {
 			cancel()
-			if err := srv.Wait(); err != nil {
-				t.Errorf("server stopped with: %v", err)
+			stopped := make(chan error, 1)
+			go func() { stopped <- srv.Wait() }()
+			select {
+			case err := <-stopped:
+				if err != nil {
+					t.Errorf("server stopped with: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("server did not stop within 10s of cancelling its context")
 			}
 		})
 	}
@@ -357,10 +370,86 @@ func TestGeneratedAdminTokenIsPrintedOnceAndKept(t *testing.T) {
 	if status, _ := call(t, "GET", tc.base+"/api/v1/channels", token, nil); status != http.StatusOK {
 		t.Errorf("token from the first start refused after restart: %d", status)
 	}
-	db, _ := os.ReadFile(filepath.Join(dir, "tocsin.db"))
-	wal, _ := os.ReadFile(filepath.Join(dir, "tocsin.db-wal"))
-	if bytes.Contains(append(db, wal...), []byte(token)) {
-		t.Error("the admin token is stored in clear text")
+	// Only the token's SHA-256 is stored.
+	st := openTestStore(t, dir)
+	stored, err := st.Meta(t.Context(), store.MetaAdminTokenHash)
+	st.Close()
+	if sum := sha256.Sum256([]byte(token)); err != nil || stored != hex.EncodeToString(sum[:]) {
+		t.Errorf("stored admin token = %q, %v; want the token's SHA-256", stored, err)
+	}
+}
+
+// openTestStore opens dir's SQLite database (the server must be stopped).
+func openTestStore(t *testing.T, dir string) store.Store {
+	t.Helper()
+	key, err := secret.LoadKey(filepath.Join(dir, "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, _ := secret.NewBox(key)
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "tocsin.db"), box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestAdminTokenFlagReplacesTheStoredToken(t *testing.T) {
+	dir := t.TempDir()
+	tc := startTocsin(t, dir)
+	_, after, _ := strings.Cut(tc.stdout.String(), "keep it): ")
+	generated := strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
+	tc.stop()
+	// A lost token is replaced by starting once with --admin-token …
+	tc = startTocsin(t, dir, "--admin-token", testAdminToken)
+	tc.stop()
+	// … and the replacement keeps working without the flag.
+	tc = startTocsin(t, dir)
+	if status, _ := call(t, "GET", tc.base+"/api/v1/channels", testAdminToken, nil); status != http.StatusOK {
+		t.Errorf("replacement token after restart without the flag: %d, want 200", status)
+	}
+	if status, _ := call(t, "GET", tc.base+"/api/v1/channels", generated, nil); status != http.StatusUnauthorized {
+		t.Errorf("replaced generated token: %d, want 401", status)
+	}
+}
+
+func TestStartRefusesAMissingOrWrongSecretKey(t *testing.T) {
+	dir := t.TempDir()
+	tc := startTocsin(t, dir, "--admin-token", testAdminToken)
+	tc.stop()
+	keyFile := filepath.Join(dir, "secret.key")
+	original, _ := os.ReadFile(keyFile)
+	start := func() error {
+		cfg, err := config.Load([]string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "error"}, func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := Start(t.Context(), cfg, io.Discard, io.Discard)
+		if err == nil {
+			t.Cleanup(func() { srv.Wait() })
+		}
+		return err
+	}
+
+	os.Remove(keyFile)
+	if err := start(); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("start without the key file: %v, want a refusal saying to restore it", err)
+	}
+	if _, err := os.Stat(keyFile); err == nil {
+		t.Error("a new key file was written next to a database sealed with another key")
+	}
+
+	other, _ := secret.NewKey()
+	secret.WriteKey(keyFile, other)
+	if err := start(); err == nil || !strings.Contains(err.Error(), "not the key") {
+		t.Errorf("start with another key: %v, want a refusal", err)
+	}
+
+	os.Remove(keyFile)
+	os.WriteFile(keyFile, original, 0o600)
+	tc = startTocsin(t, dir, "--admin-token", testAdminToken)
+	if status, _ := call(t, "GET", tc.base+"/readyz", "", nil); status != http.StatusOK {
+		t.Errorf("start with the right key restored: readyz %d", status)
 	}
 }
 

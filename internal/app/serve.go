@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -83,12 +84,16 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	key, created, err := secret.LoadOrCreateKey(cfg.SecretKeyFile)
+	// The key is written to disk only once the database has agreed to it:
+	// a missing key file next to a database sealed with another key must
+	// stop the start, not be replaced by a fresh key.
+	key, err := secret.LoadKey(cfg.SecretKeyFile)
+	freshKey := errors.Is(err, fs.ErrNotExist)
+	if freshKey {
+		key, err = secret.NewKey()
+	}
 	if err != nil {
 		return nil, err
-	}
-	if created {
-		logger.Info("generated a new secret key: back it up, channel secrets cannot be read without it", "file", cfg.SecretKeyFile)
 	}
 	box, err := secret.NewBox(key)
 	if err != nil {
@@ -100,6 +105,9 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 		return nil, err
 	}
 	cleanups = append(cleanups, cleanup{"store", st.Close})
+	if err := checkSecretKey(ctx, cfg.SecretKeyFile, box, key, freshKey, st, logger); err != nil {
+		return nil, err
+	}
 
 	tokenHash, err := adminToken(ctx, cfg, st, stdout)
 	if err != nil {
@@ -153,16 +161,18 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 		select {
 		case <-ctx.Done():
 			logger.Info("shutting down")
+			shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+			if err := hs.Shutdown(shutCtx); err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			}
+			cancel()
+			if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, fmt.Errorf("http server: %w", err))
+			}
 		case err := <-serveErr:
+			// Serve stopped on its own (the listener failed): nothing
+			// is left to drain.
 			errs = append(errs, fmt.Errorf("http server: %w", err))
-		}
-		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-		if err := hs.Shutdown(shutCtx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		}
-		cancel()
-		if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) && len(errs) == 0 {
-			errs = append(errs, err)
 		}
 		errs = append(errs, runCleanups(logger, cleanups))
 		s.err = errors.Join(errs...)
@@ -196,7 +206,7 @@ func openStore(ctx context.Context, cfg config.Config, box *secret.Box) (store.S
 	if u := cfg.DatabaseURL.Reveal(); u != "" {
 		db, err := postgres.Open(ctx, u, box)
 		if err != nil {
-			return nil, "", fmt.Errorf("open PostgreSQL: %s", secret.Redact(err.Error(), u))
+			return nil, "", fmt.Errorf("open PostgreSQL: %w", err) // pgx masks the password itself
 		}
 		return db, "PostgreSQL", nil
 	}
@@ -208,36 +218,81 @@ func openStore(ctx context.Context, cfg config.Config, box *secret.Box) (store.S
 	return db, "SQLite " + path, nil
 }
 
+// keyCheckText is sealed with the secret key into the database on the first
+// start; opening it on later starts proves the key is the same one.
+const keyCheckText = "tocsin secret key check"
+
+// checkSecretKey makes sure box holds the key this database's secrets were
+// sealed with. On a new database it records a check value (and writes a
+// freshly generated key file first); on a known one it refuses a key that
+// cannot open the check value, naming the likely cause.
+func checkSecretKey(ctx context.Context, path string, box *secret.Box, key []byte, fresh bool, st store.Store, logger *slog.Logger) error {
+	stored, err := st.Meta(ctx, store.MetaSecretKeyCheck)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if fresh {
+			if err := secret.WriteKey(path, key); err != nil {
+				return err
+			}
+			logger.Info("generated a new secret key: back it up, channel secrets cannot be read without it; replicas sharing a database must share this file", "file", path)
+		}
+		sealed, err := box.Seal([]byte(keyCheckText), []byte(store.MetaSecretKeyCheck))
+		if err != nil {
+			return err
+		}
+		// Another replica may have initialised the database at the same
+		// moment: whatever is stored now must open with our key.
+		if stored, err = st.InitMeta(ctx, store.MetaSecretKeyCheck, base64.StdEncoding.EncodeToString(sealed)); err != nil {
+			return fmt.Errorf("record secret key check: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("read secret key check: %w", err)
+	}
+	blob, err := base64.StdEncoding.DecodeString(stored)
+	if err == nil {
+		_, err = box.Open(blob, []byte(store.MetaSecretKeyCheck))
+	}
+	if err == nil {
+		return nil
+	}
+	if fresh {
+		return fmt.Errorf("the secret key file %s does not exist, but this database holds channel secrets sealed with a key: restore the key file from your backup (or point --secret-key-file at it)", path)
+	}
+	return fmt.Errorf("the secret key in %s is not the key this database's channel secrets were sealed with: use the key file from the first start (replicas sharing a database must share one key file)", path)
+}
+
 // adminToken returns the hash of the admin token. A token given in the
-// configuration wins. Otherwise the stored hash is used; on the very first
-// start a token is generated, its hash stored, and the token printed once.
+// configuration replaces the stored hash (that is how a lost token is
+// replaced). Otherwise the stored hash is used; on the very first start a
+// token is generated, its hash stored, and the token printed once.
 func adminToken(ctx context.Context, cfg config.Config, st store.Store, stdout io.Writer) ([32]byte, error) {
 	if t := cfg.AdminToken.Reveal(); t != "" {
-		return httpapi.HashToken(t), nil
-	}
-	var hash [32]byte
-	stored, err := st.Meta(ctx, store.MetaAdminTokenHash)
-	switch {
-	case err == nil:
-		b, err := hex.DecodeString(stored)
-		if err != nil || len(b) != len(hash) {
-			return hash, fmt.Errorf("the stored admin token hash is damaged: start once with --admin-token to replace it")
+		hash := httpapi.HashToken(t)
+		if err := st.SetMeta(ctx, store.MetaAdminTokenHash, hex.EncodeToString(hash[:])); err != nil {
+			return hash, fmt.Errorf("store admin token: %w", err)
 		}
-		copy(hash[:], b)
 		return hash, nil
-	case !errors.Is(err, store.ErrNotFound):
-		return hash, fmt.Errorf("read admin token: %w", err)
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return hash, fmt.Errorf("generate admin token: %w", err)
+		return [32]byte{}, fmt.Errorf("generate admin token: %w", err)
 	}
 	token := "tsn_" + base64.RawURLEncoding.EncodeToString(raw[:])
-	hash = httpapi.HashToken(token)
-	if err := st.SetMeta(ctx, store.MetaAdminTokenHash, hex.EncodeToString(hash[:])); err != nil {
-		return hash, fmt.Errorf("store admin token: %w", err)
+	ours := httpapi.HashToken(token)
+	// InitMeta keeps the first replica's token when several start at once.
+	stored, err := st.InitMeta(ctx, store.MetaAdminTokenHash, hex.EncodeToString(ours[:]))
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("store admin token: %w", err)
 	}
-	fmt.Fprintf(stdout, "Admin token (shown once, stored hashed; keep it): %s\n", token)
+	var hash [32]byte
+	b, err := hex.DecodeString(stored)
+	if err != nil || len(b) != len(hash) {
+		return hash, fmt.Errorf("the stored admin token hash is damaged: start once with --admin-token to replace it")
+	}
+	copy(hash[:], b)
+	if hash == ours {
+		fmt.Fprintf(stdout, "Admin token (shown once, stored hashed; keep it): %s\n", token)
+	}
 	return hash, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,42 +68,50 @@ func (b *Box) Open(sealed, additional []byte) ([]byte, error) {
 	return plain, nil
 }
 
-// LoadOrCreateKey reads a hex-encoded 32-byte key from path. When the file
-// does not exist it creates one with a random key, mode 0600, and reports
-// created=true. A key file readable by group or others is refused, because
-// whoever reads it can read every channel secret.
-func LoadOrCreateKey(path string) (key []byte, created bool, err error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		key = make([]byte, KeySize)
-		if _, err := rand.Read(key); err != nil {
-			return nil, false, fmt.Errorf("generate secret key: %w", err)
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, false, fmt.Errorf("create secret key directory: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, false, fmt.Errorf("create secret key file: %w", err)
-		}
-		if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
-			f.Close()
-			return nil, false, fmt.Errorf("write secret key file: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, false, fmt.Errorf("write secret key file: %w", err)
-		}
-		return key, true, nil
+// NewKey returns a random key.
+func NewKey() ([]byte, error) {
+	key := make([]byte, KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("generate secret key: %w", err)
 	}
+	return key, nil
+}
+
+// LoadKey reads a hex-encoded 32-byte key from path. A missing file gives
+// an error wrapping fs.ErrNotExist. A key file readable by group or others
+// is refused, because whoever reads it can read every channel secret.
+func LoadKey(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, false, fmt.Errorf("read secret key file: %w", err)
+		return nil, fmt.Errorf("read secret key file: %w", err)
 	}
 	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return nil, false, fmt.Errorf("secret key file %s has mode %v: make it readable by its owner only (chmod 600)", path, st.Mode().Perm())
+		return nil, fmt.Errorf("secret key file %s has mode %v: make it readable by its owner only (chmod 600)", path, st.Mode().Perm())
 	}
-	key, err = hex.DecodeString(strings.TrimSpace(string(data)))
+	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
 	if err != nil || len(key) != KeySize {
-		return nil, false, fmt.Errorf("secret key file %s must hold %d bytes as hex (%d hex digits)", path, KeySize, 2*KeySize)
+		return nil, fmt.Errorf("secret key file %s must hold %d bytes as hex (%d hex digits)", path, KeySize, 2*KeySize)
 	}
-	return key, false, nil
+	return key, nil
+}
+
+// WriteKey writes key to a new file at path, mode 0600, creating its
+// directory (0700). It refuses to overwrite an existing file.
+func WriteKey(path string, key []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create secret key directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create secret key file: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("write secret key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write secret key file: %w", err)
+	}
+	return f.Close()
 }

@@ -3,7 +3,9 @@ package secret
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -88,27 +90,36 @@ func TestBoxRoundTripAndBinding(t *testing.T) {
 	}
 }
 
-func TestLoadOrCreateKey(t *testing.T) {
+func TestKeyFiles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "secret.key")
-	k1, created, err := LoadOrCreateKey(path)
-	if err != nil || !created || len(k1) != KeySize {
-		t.Fatalf("first load: %d bytes, created=%v, err=%v", len(k1), created, err)
+	if _, err := LoadKey(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadKey of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	k1, err := NewKey()
+	if err != nil || len(k1) != KeySize {
+		t.Fatalf("NewKey: %d bytes, %v", len(k1), err)
+	}
+	if err := WriteKey(path, k1); err != nil {
+		t.Fatal(err)
 	}
 	st, _ := os.Stat(path)
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode = %v, want 0600", st.Mode().Perm())
 	}
-	k2, created, err := LoadOrCreateKey(path)
-	if err != nil || created || !bytes.Equal(k1, k2) {
-		t.Fatalf("second load: created=%v err=%v same=%v", created, err, bytes.Equal(k1, k2))
+	if err := WriteKey(path, k1); err == nil {
+		t.Error("WriteKey overwrote an existing key file")
+	}
+	k2, err := LoadKey(path)
+	if err != nil || !bytes.Equal(k1, k2) {
+		t.Fatalf("LoadKey: same=%v err=%v", bytes.Equal(k1, k2), err)
 	}
 	os.Chmod(path, 0o644)
-	if _, _, err := LoadOrCreateKey(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := LoadKey(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("world-readable key: err = %v", err)
 	}
 	os.Chmod(path, 0o600)
 	os.WriteFile(path, []byte("nothex"), 0o600)
-	if _, _, err := LoadOrCreateKey(path); err == nil {
+	if _, err := LoadKey(path); err == nil {
 		t.Error("garbage key accepted")
 	}
 }

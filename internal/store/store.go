@@ -48,6 +48,10 @@ type Store interface {
 	Meta(ctx context.Context, key string) (string, error)
 	// SetMeta stores a server-wide value, replacing any earlier one.
 	SetMeta(ctx context.Context, key, value string) error
+	// InitMeta stores value under key unless the key is already set, and
+	// returns what is stored now: value when this call set it, the earlier
+	// value otherwise. Replicas starting at once agree on one value.
+	InitMeta(ctx context.Context, key, value string) (stored string, err error)
 
 	// Ping checks the database answers (for /readyz).
 	Ping(ctx context.Context) error
@@ -91,6 +95,10 @@ var (
 // Meta keys.
 const (
 	MetaAdminTokenHash = "admin_token_hash"
+	// MetaSecretKeyCheck holds a value sealed with the secret key on the
+	// first start, so a later start with another key is refused before it
+	// writes anything the real key cannot open.
+	MetaSecretKeyCheck = "secret_key_check"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

@@ -23,6 +23,16 @@ func (db *DB) SetMeta(ctx context.Context, key, value string) error {
 	})
 }
 
+// InitMeta stores value under key unless it is set, and returns what is stored.
+func (db *DB) InitMeta(ctx context.Context, key, value string) (string, error) {
+	return store.InTxValue(ctx, db.db, nil, func(tx *sql.Tx) (string, error) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+			return "", fmt.Errorf("init meta %s: %w", key, err)
+		}
+		return getMeta(ctx, tx, key)
+	})
+}
+
 func getMeta(ctx context.Context, tx *sql.Tx, key string) (string, error) {
 	var v string
 	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)

@@ -39,6 +39,16 @@ func testMeta(t *testing.T, h Harness) {
 	if got, err := s.Meta(ctx, store.MetaAdminTokenHash); err != nil || got != "hash-2" {
 		t.Errorf("Meta(%q) got %q, %v; want hash-2: setting another key changed it", store.MetaAdminTokenHash, got, err)
 	}
+	// InitMeta sets an unset key once; later calls get the first value.
+	for i, v := range []string{"first", "second"} {
+		got, err := s.InitMeta(ctx, store.MetaSecretKeyCheck, v)
+		if err != nil || got != "first" {
+			t.Errorf("InitMeta call %d with %q got %q, %v; want first", i+1, v, got, err)
+		}
+	}
+	if got, err := s.InitMeta(ctx, store.MetaAdminTokenHash, "other"); err != nil || got != "hash-2" {
+		t.Errorf("InitMeta of a set key got %q, %v; want the stored hash-2", got, err)
+	}
 }
 
 // testConcurrentCreates writes from several goroutines at once, as HTTP

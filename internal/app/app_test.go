@@ -264,6 +264,12 @@ func TestAuthHealthAndMetrics(t *testing.T) {
 			t.Errorf("%s %s with token %q: %d %v, want %d", c.method, c.path, c.token, status, body, c.want)
 		}
 	}
+	// A known path under another method is 405 with Allow, not 404.
+	req, _ := http.NewRequest("PATCH", tc.base+"/api/v1/channels", nil)
+	req.Header.Set("Authorization", "bearer "+testAdminToken) // the scheme is case-insensitive
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, POST" {
+		t.Errorf("PATCH /api/v1/channels: %v %v, want 405 with Allow: GET, POST", resp.Status, resp.Header.Get("Allow"))
+	}
 	resp, err := http.Get(tc.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -341,6 +347,17 @@ func TestChannelsCRUD(t *testing.T) {
 	}
 	if diff := cmp.Diff(a["settings"].(map[string]any)["webhook_url"], upd["settings"].(map[string]any)["webhook_url"]); diff != "" {
 		t.Errorf("masked webhook changed (-before +after): %s", diff)
+	}
+	// Leaving "enabled" out of a PUT keeps a disabled channel disabled.
+	a["enabled"] = false
+	call(t, "PUT", api+"/"+a["id"].(string), testAdminToken, a)
+	delete(a, "enabled")
+	if _, upd := call(t, "PUT", api+"/"+a["id"].(string), testAdminToken, a); upd["enabled"] != false {
+		t.Errorf("a PUT without enabled turned the channel on: %v", upd["enabled"])
+	}
+	// A test text that would split into many messages is refused.
+	if status, body := call(t, "POST", api+"/"+a["id"].(string)+"/test", testAdminToken, map[string]string{"text": strings.Repeat("x", 5000)}); status != http.StatusBadRequest {
+		t.Errorf("5000-byte test text: %d %v, want 400", status, body)
 	}
 	if status, _ := call(t, "DELETE", api+"/"+a["id"].(string), testAdminToken, nil); status != http.StatusNoContent {
 		t.Errorf("delete: %d", status)

@@ -85,7 +85,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	// Validate as a channel would be, so the CLI accepts the same inputs
 	// (a bare token, a URL copied with extra parameters). The operator runs
 	// this command, so any host is allowed.
-	allowAll, _ := channel.ParseHostList("0.0.0.0/0,::/0")
+	allowAll := channel.AnyHost()
 	set := &channel.DingTalkRobot{WebhookURL: secret.NewURL(*webhook), Secret: secret.New(*secretV), Keywords: keywords,
 		AtMobiles: mobiles, AtUserIDs: userIDs, AtAll: *atAll, MsgType: *msgType}
 	if err := channel.ValidateSettings(set, channel.Env{DingTalkRobotBase: baseURL, Allow: allowAll}); err != nil {

@@ -83,6 +83,7 @@ func TestValidateRefusesBadInput(t *testing.T) {
 		{"bad report times", `{"name":"a","kind":"dingtalk_robot","settings":{"webhook_url":"` + hook + `"},"daily_report":{"times":"09:00, 25:00,9:30","timezone":"Mars/Olympus"}}`, []string{"daily_report.times[1]:invalid-time", "daily_report.times[2]:invalid-time", "daily_report.timezone:invalid-timezone"}},
 		{"bad timezone", `{"name":"a","kind":"dingtalk_robot","timezone":"CST8","settings":{"webhook_url":"` + hook + `"}}`, []string{"timezone:invalid-timezone"}},
 		{"slash in name", `{"name":"a/b","kind":"dingtalk_robot","settings":{"webhook_url":"` + hook + `"}}`, []string{"name:invalid-name"}},
+		{"settings type error reported with the rest", `{"name":"","kind":"dingtalk_robot","settings":{"webhook_url":"` + hook + `","keywords":"x"},"timezone":"Nowhere"}`, []string{"name:required", "timezone:invalid-timezone", "settings.keywords:invalid-type"}},
 		{"card not object", `{"name":"a","kind":"dingtalk_robot","settings":{"webhook_url":"` + hook + `"},"card":[1]}`, []string{"card:invalid-type"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,6 +103,7 @@ func TestValidateNormalises(t *testing.T) {
 		{"bare token", tok, "https://oapi.dingtalk.com/robot/send?access_token=" + tok},
 		{"copied with stale signature", "https://oapi.dingtalk.com/robot/send?access_token=" + tok + "&timestamp=1700000000000&sign=abc%2B&x=1", "https://oapi.dingtalk.com/robot/send?access_token=" + tok},
 		{"allowed local fake over http", "http://127.0.0.1:9999/robot/send?access_token=" + tok, "http://127.0.0.1:9999/robot/send?access_token=" + tok},
+		{"explicit default port and trailing dot", "https://OAPI.dingtalk.com.:443/robot/send?access_token=" + tok, "https://OAPI.dingtalk.com.:443/robot/send?access_token=" + tok},
 		{"spaces around", "  https://oapi.dingtalk.com/robot/send?access_token=" + tok + " ", "https://oapi.dingtalk.com/robot/send?access_token=" + tok},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,6 +172,28 @@ func TestJSONMasksSecretsAndKeepSecretsRestoresThem(t *testing.T) {
 	}
 }
 
+func TestBaseURLWithPath(t *testing.T) {
+	base, _ := url.Parse("https://proxy.corp/dingtalk")
+	env := Env{DingTalkRobotBase: base}
+	for _, tc := range []struct {
+		webhook string
+		want    []string
+	}{
+		{tok, nil},
+		{"https://proxy.corp/dingtalk/robot/send?access_token=" + tok, nil},
+		{"https://proxy.corp/robot/send?access_token=" + tok, []string{"settings.webhook_url:invalid-path"}},
+	} {
+		ch, err := validate(t, `{"name":"r","kind":"dingtalk_robot","settings":{"webhook_url":"`+tc.webhook+`"}}`, env)
+		if diff := cmp.Diff(tc.want, fields(err)); diff != "" {
+			t.Errorf("%s: problems (-want +got):\n%s", tc.webhook, diff)
+			continue
+		}
+		if err == nil && ch.Settings.(*DingTalkRobot).WebhookURL.Reveal() != "https://proxy.corp/dingtalk/robot/send?access_token="+tok {
+			t.Errorf("%s normalised to %s", tc.webhook, ch.Settings.(*DingTalkRobot).WebhookURL.Reveal())
+		}
+	}
+}
+
 func TestHostList(t *testing.T) {
 	hl, err := ParseHostList(" fake.local, 127.0.0.1:9999 ,10.0.0.0/8,[::1]:8080")
 	if err != nil {
@@ -190,6 +214,9 @@ func TestHostList(t *testing.T) {
 		if got := hl.Allows(u); got != want {
 			t.Errorf("Allows(%s) = %v, want %v", raw, got, want)
 		}
+	}
+	if u, _ := url.Parse("http://anything.example:1/x"); !AnyHost().Allows(u) || (HostList{}).Allows(u) {
+		t.Error("AnyHost must allow every host and the zero HostList none")
 	}
 	for _, bad := range []string{"http://x", "10.0.0.0/99", ":80"} {
 		if _, err := ParseHostList(bad); err == nil {

@@ -146,10 +146,11 @@ func (s *DingTalkRobot) validateWebhook(p *Problems, env Env) {
 		p.add(field, "url-not-allowed", "%s", msg)
 		return
 	}
-	onPlatform := env.DingTalkRobotBase != nil && strings.EqualFold(u.Host, env.DingTalkRobotBase.Host)
-	if onPlatform && strings.TrimSuffix(u.Path, "/") != "/robot/send" {
-		p.add(field, "invalid-path", "a DingTalk robot webhook has the path /robot/send, got %q", u.Path)
-		return
+	if base := env.DingTalkRobotBase; base != nil && sameHost(u, base) {
+		if want := "/" + strings.TrimPrefix(base.JoinPath("robot", "send").Path, "/"); strings.TrimSuffix(u.Path, "/") != want {
+			p.add(field, "invalid-path", "a DingTalk robot webhook has the path %s, got %q", want, u.Path)
+			return
+		}
 	}
 	token := u.Query().Get("access_token")
 	if token == "" {

@@ -24,8 +24,13 @@ type Env struct {
 // for local DingTalk-compatible servers and proxies. The zero value allows
 // nothing.
 type HostList struct {
-	entries []hostEntry
+	entries  []hostEntry
+	allowAll bool
 }
+
+// AnyHost is a list that allows every host. Only commands an operator runs
+// by hand (tocsin send) use it; --allow-hosts cannot express it.
+func AnyHost() HostList { return HostList{allowAll: true} }
 
 type hostEntry struct {
 	host   string // lower-case host name or IP; empty for a prefix
@@ -67,11 +72,10 @@ func ParseHostList(s string) (HostList, error) {
 
 // Allows reports whether u's host and port are on the list.
 func (hl HostList) Allows(u *url.URL) bool {
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	if hl.allowAll {
+		return true
 	}
+	host, port := hostPort(u)
 	addr, addrErr := netip.ParseAddr(host)
 	for _, e := range hl.entries {
 		if e.prefix.IsValid() {
@@ -119,7 +123,7 @@ func checkURL(u *url.URL, platform *url.URL, allow HostList) string {
 	if allow.Allows(u) {
 		return ""
 	}
-	if platform != nil && strings.EqualFold(u.Hostname(), platform.Hostname()) && u.Port() == platform.Port() {
+	if platform != nil && sameHost(u, platform) {
 		if u.Scheme != "https" {
 			return fmt.Sprintf("must use https to reach %s", platform.Host)
 		}
@@ -149,4 +153,23 @@ func (e Env) CheckURL(k Kind, raw string) error {
 		return fmt.Errorf("the channel URL %s", msg)
 	}
 	return nil
+}
+
+// hostPort returns u's host, lower-case without a trailing dot, and its
+// port, defaulted from the scheme, so "HOST.:443" and "host" compare equal
+// for https.
+func hostPort(u *url.URL) (host, port string) {
+	host = strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	port = u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return host, port
+}
+
+// sameHost reports whether u and base name the same host and port.
+func sameHost(u, base *url.URL) bool {
+	h1, p1 := hostPort(u)
+	h2, p2 := hostPort(base)
+	return h1 == h2 && p1 == p2
 }

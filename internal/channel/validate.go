@@ -2,6 +2,7 @@ package channel
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -52,11 +53,18 @@ func Validate(in *Input, env Env) (*Channel, error) {
 	case len(in.Settings) == 0 || string(in.Settings) == "null":
 		p.add("settings", "required", "settings are required for kind %s", in.Kind)
 	default:
+		// A settings field that does not decode is one more problem:
+		// report it with the others instead of stopping here.
 		if err := strictUnmarshal(in.Settings, settings, "settings"); err != nil {
-			return nil, err
+			var dp *Problems
+			if !errors.As(err, &dp) {
+				return nil, err
+			}
+			p.List = append(p.List, dp.List...)
+		} else {
+			settings.validate(&p, env)
+			ch.Settings = settings
 		}
-		settings.validate(&p, env)
-		ch.Settings = settings
 	}
 	if in.DailyReport != nil {
 		ch.DailyReport = validateReport(&p, in.DailyReport)

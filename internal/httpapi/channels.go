@@ -55,21 +55,23 @@ func parseLimit(v string) (int, error) {
 	return n, nil
 }
 
-// decodeChannel reads and validates a channel from the request body.
-func (s *Server) decodeChannel(r *http.Request) (*channel.Channel, error) {
+// decodeChannel reads and validates a channel from the request body. It
+// returns the input too: an update needs to know what was left out.
+func (s *Server) decodeChannel(r *http.Request) (*channel.Input, *channel.Channel, error) {
 	data, err := readBody(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in, err := channel.Decode(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return channel.Validate(in, s.opts.ChannelEnv)
+	ch, err := channel.Validate(in, s.opts.ChannelEnv)
+	return in, ch, err
 }
 
 func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
-	ch, err := s.decodeChannel(r)
+	_, ch, err := s.decodeChannel(r)
 	if err != nil {
 		return err
 	}
@@ -113,12 +115,17 @@ func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ch, err := s.decodeChannel(r)
+	in, ch, err := s.decodeChannel(r)
 	if err != nil {
 		return err
 	}
 	if err := channel.KeepSecrets(ch, stored); err != nil {
 		return err
+	}
+	// PUT replaces the channel, but leaving "enabled" out must not switch
+	// a disabled channel back on.
+	if in.Enabled == nil {
+		ch.Enabled = stored.Enabled
 	}
 	ch.ID, ch.CreatedAt = stored.ID, stored.CreatedAt
 	if err := s.opts.Store.UpdateChannel(r.Context(), ch, s.opts.Now()); err != nil {
@@ -141,6 +148,9 @@ func (s *Server) deleteChannel(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// maxTestText bounds a test send's text, so one test is one message.
+const maxTestText = 4000
 
 // testRequest is the optional body of a test send.
 type testRequest struct {
@@ -181,6 +191,12 @@ func (s *Server) testChannel(w http.ResponseWriter, r *http.Request) error {
 		if err := json.Unmarshal(data, &req); err != nil {
 			return &Error{Status: http.StatusBadRequest, Code: "invalid-json", Message: `the body must be empty or {"text": "…"}`}
 		}
+	}
+	// A test proves the channel works; a long text would be split into
+	// many messages and could spend the robot's whole budget.
+	if len(req.Text) > maxTestText {
+		return &Error{Status: http.StatusBadRequest, Code: "text-too-long", Field: "text",
+			Message: fmt.Sprintf("a test text may be at most %d bytes, got %d: send alerts to try long messages", maxTestText, len(req.Text))}
 	}
 	msg := TestMessage(ch, req.Text, s.opts.Now(), s.location(ch))
 	report, err := s.opts.Sender.SendNow(r.Context(), ch, msg)

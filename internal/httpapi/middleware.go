@@ -10,8 +10,9 @@ import (
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
-		token, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || !s.checkAdmin(strings.TrimSpace(token)) {
+		// The scheme name is case-insensitive (RFC 7235).
+		scheme, token, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || !s.checkAdmin(strings.TrimSpace(token)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin"`)
 			msg := "this API needs the admin token: send the header Authorization: Bearer <token> (tocsin serve printed it on first start)"
 			if auth != "" {

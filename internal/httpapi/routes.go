@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
 
 // routes lists every route the server answers.
 func (s *Server) routes() {
@@ -26,6 +30,21 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 	s.mux.Handle(pattern, s.requireAdmin(s.limitBody(s.serveJSON(h))))
 }
 
+// notFound answers what no route matched: 405 with Allow when the path
+// exists under another method, else 404.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/api/" && pattern != "/hooks/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return &Error{Status: http.StatusMethodNotAllowed, Code: "method-not-allowed",
+			Message: fmt.Sprintf("%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))}
+	}
 	return &Error{Status: http.StatusNotFound, Code: "no-such-route", Message: "no such API route: " + r.Method + " " + r.URL.Path}
 }

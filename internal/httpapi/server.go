@@ -1,7 +1,8 @@
 // Package httpapi serves Tocsin's HTTP interface: the JSON API under
 // /api/v1, health and metrics. routes.go lists every route; encode.go holds
-// the one place errors become statuses. The package declares the small
-// interfaces it consumes and never imports a store or platform package.
+// the one place errors become statuses. It uses the store contract
+// (internal/store) but no backend, and declares the small interfaces it
+// consumes (Sender) instead of importing platform packages.
 package httpapi
 
 import (

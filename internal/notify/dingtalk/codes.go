@@ -41,7 +41,7 @@ func (v verdict) with(platformCode int, platformMessage string, err error) *noti
 
 // Hints that several verdicts share.
 const (
-	banHint         = "DingTalk blocks the robot for 10 minutes and Tocsin waits that long; if this repeats, lower the channel's send budget"
+	banHint         = "DingTalk blocks the robot for 10 minutes after 20 messages in a minute: wait 10 minutes before sending to it again; if this repeats, lower the channel's send budget"
 	contentRejected = "DingTalk's moderation refused the message: change the template, or the link it points to"
 	badRequest      = "Tocsin sent a request DingTalk cannot read: this is a bug in Tocsin, please report it"
 )

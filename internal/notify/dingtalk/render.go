@@ -142,6 +142,13 @@ func (r Robot) render(msg notify.Message, limit int) (Rendered, error) {
 	if err != nil {
 		return Rendered{}, err
 	}
+	if len(chunks) > MaxParts {
+		var left int
+		if chunks, cut, left, err = l.trimToParts(text); err != nil {
+			return Rendered{}, err
+		}
+		notes = append(notes, fmt.Sprintf("text: too long for %d DingTalk messages; the last %d bytes were left out", MaxParts, left))
+	}
 	if cut > 0 {
 		notes = append(notes, fmt.Sprintf("text: %d line(s) too long for DingTalk's %d-byte limit were cut short", cut, l.limit))
 	}
@@ -153,6 +160,34 @@ func (r Robot) render(msg notify.Message, limit int) (Rendered, error) {
 		return Rendered{}, err
 	}
 	return Rendered{Parts: parts, Notes: notes}, nil
+}
+
+// MaxParts bounds how many messages one message may become. DingTalk bans
+// a robot for 10 minutes after 20 messages in a minute, so one oversized
+// message must not spend the whole budget: past MaxParts the text is cut
+// and says so.
+const MaxParts = 5
+
+// trimToParts cuts text on a line or rune boundary, with a closing line
+// saying how much was left out, until it splits into at most MaxParts.
+func (l *layout) trimToParts(text string) (chunks []string, cut, left int, err error) {
+	keep := MaxParts * l.limit
+	for keep > 0 {
+		keep = keep * 9 / 10
+		head := text[:min(keep, len(text))]
+		for !utf8.ValidString(head) { // never end inside a UTF-8 sequence
+			head = head[:len(head)-1]
+		}
+		if i := strings.LastIndexByte(head, '\n'); i > len(head)/2 {
+			head = head[:i]
+		}
+		left = len(text) - len(head)
+		trimmed := fmt.Sprintf("%s\n\n… message too long for DingTalk: the last %d bytes were left out", head, left)
+		if chunks, cut, err = l.split(trimmed); err != nil || len(chunks) <= MaxParts {
+			return chunks, cut, left, err
+		}
+	}
+	return nil, 0, 0, invalid("message-unsplittable", "the message does not fit in DingTalk messages", "shorten the template")
 }
 
 func (l *layout) setMentions(m notify.Mentions) {

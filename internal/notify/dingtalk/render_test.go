@@ -345,10 +345,11 @@ func TestRenderSplit(t *testing.T) {
 		text string
 		cut  int // lines cut short
 	}{
-		{"cjk", strings.Repeat("告警：主机 web-1 的 CPU 使用率超过 90%，请尽快处理。\n", 2000), 0},
-		{"emoji", strings.Repeat(emojiLine+"\n", 300), 0},
-		{"escapes", strings.Repeat(`"quoted" \path\ <tag> & `+"\ttab \x01 \u2028\n", 1500), 0},
-		{"many lines", manyLines(8000), 0},
+		// Each text splits into several parts but no more than MaxParts.
+		{"cjk", strings.Repeat("告警：主机 web-1 的 CPU 使用率超过 90%，请尽快处理。\n", 1000), 0},
+		{"emoji", strings.Repeat(emojiLine+"\n", 80), 0},
+		{"escapes", strings.Repeat(`"quoted" \path\ <tag> & `+"\ttab \x01 \u2028\n", 1000), 0},
+		{"many lines", manyLines(1500), 0},
 		{"one huge cjk line", strings.Repeat("长", 30000), 1},
 		{"one huge emoji line", strings.Repeat("😀", 30000), 1},
 		{"huge line between", "first\n" + strings.Repeat("é", 40000) + "\nlast", 1},
@@ -401,6 +402,30 @@ func TestRenderSplit(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+func TestRenderTrimsToMaxParts(t *testing.T) {
+	// (One huge line is cut short within one part instead: TestRenderSplit.)
+	for _, text := range []string{manyLines(20000), strings.Repeat("告警：磁盘已满。\n", 40000)} {
+		for _, mt := range []MsgType{MsgMarkdown, MsgActionCard, MsgText} {
+			r := Robot{MsgType: mt, Keywords: []string{"告警"}}
+			rd, err := r.Render(notify.Message{ID: "id", Title: "Storm", Text: text})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkParts(t, r, rd, MaxBodyBytes)
+			if n := len(rd.Parts); n > MaxParts || n < MaxParts-1 {
+				t.Errorf("%s, %d bytes: %d parts, want about %d", mt, len(text), n, MaxParts)
+			}
+			if !hasNote(rd, "left out") {
+				t.Errorf("%s: notes = %q, want one saying what was left out", mt, rd.Notes)
+			}
+			_, last := titleBody(rd.Parts[len(rd.Parts)-1])
+			if !strings.Contains(last, "bytes were left out") {
+				t.Errorf("%s: the last part does not tell the reader the message was cut:\n%.200s", mt, last)
+			}
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -117,7 +118,7 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	httpClient := notify.NewHTTPClient(cfg.SendTimeout)
+	httpClient := notify.NewHTTPClient(cfg.SendTimeout, dialGuard(cfg.Hosts))
 	env := channel.Env{DingTalkRobotBase: cfg.DingTalkRobotBase(), Allow: cfg.Hosts}
 	senders := &senders{
 		env:      env,
@@ -294,6 +295,19 @@ func adminToken(ctx context.Context, cfg config.Config, st store.Store, stdout i
 		fmt.Fprintf(stdout, "Admin token (shown once, stored hashed; keep it): %s\n", token)
 	}
 	return hash, nil
+}
+
+// dialGuard lets Tocsin connect to public addresses, and to private,
+// loopback or link-local ones only through hosts the operator allowed with
+// --allow-hosts: a platform host name that resolves to 127.0.0.1 or a cloud
+// metadata address is refused at connect time.
+func dialGuard(allow channel.HostList) notify.DialGuard {
+	return func(addr string, ip netip.Addr) error {
+		if allow.AllowsAddr(addr, ip) || ip.IsGlobalUnicast() && !ip.IsPrivate() {
+			return nil
+		}
+		return fmt.Errorf("%s resolves to %s, which is not a public address: %w", addr, ip, notify.ErrAddressRefused)
+	}
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

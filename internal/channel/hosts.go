@@ -91,6 +91,21 @@ func (hl HostList) Allows(u *url.URL) bool {
 	return false
 }
 
+// AllowsAddr reports whether a connection to addr ("host:port", as in a
+// URL) that resolved to ip is allowed: the host is on the list, or ip falls
+// in one of its CIDRs.
+func (hl HostList) AllowsAddr(addr string, ip netip.Addr) bool {
+	if hl.allowAll || hl.Allows(&url.URL{Host: addr}) {
+		return true
+	}
+	for _, e := range hl.entries {
+		if e.prefix.IsValid() && e.prefix.Contains(ip.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
 // String lists the entries as they were given, normalised.
 func (hl HostList) String() string {
 	parts := make([]string, len(hl.entries))

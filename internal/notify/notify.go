@@ -6,11 +6,13 @@
 package notify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -126,15 +128,54 @@ func AsError(err error) *Error {
 	return &Error{Action: Retry, Code: "internal", Message: "sending failed", Err: err}
 }
 
+// ErrAddressRefused is wrapped by the error a DialGuard returns: the
+// platform's host resolved to an address Tocsin must not connect to.
+var ErrAddressRefused = errors.New("address refused")
+
+// DialGuard decides, for every connection, whether Tocsin may connect to
+// ip, which addr ("host:port" as in the URL) resolved to. It returns nil to
+// allow, or an error wrapping ErrAddressRefused. Checking the resolved
+// address, not the name, is what stops a DNS name that points at loopback
+// or a cloud metadata address.
+type DialGuard func(addr string, ip netip.Addr) error
+
 // NewHTTPClient returns the client every platform shares: per-request
 // timeouts come from the caller's context, and the transport bounds every
-// phase so a stuck platform cannot hold a worker forever.
-func NewHTTPClient(timeout time.Duration) *http.Client {
+// phase so a stuck platform cannot hold a worker forever. With a guard,
+// every address a host resolves to is checked before it is dialled.
+func NewHTTPClient(timeout time.Duration, guard DialGuard) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	dial := dialer.DialContext
+	if guard != nil {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+			if err != nil {
+				return nil, err
+			}
+			var errs []error
+			for _, ip := range ips {
+				if err := guard(addr, ip.Unmap()); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				conn, err := dialer.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
+				if err == nil {
+					return conn, nil
+				}
+				errs = append(errs, err)
+			}
+			return nil, errors.Join(errs...)
+		}
+	}
 	return &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           dial,
 			TLSHandshakeTimeout:   5 * time.Second,
 			ResponseHeaderTimeout: timeout,
 			IdleConnTimeout:       90 * time.Second,

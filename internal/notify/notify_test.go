@@ -3,8 +3,13 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAsErrorKeepsClassificationAndRetriesUnknownErrors(t *testing.T) {
@@ -23,4 +28,26 @@ func TestAsErrorKeepsClassificationAndRetriesUnknownErrors(t *testing.T) {
 	if AsError(nil) != nil {
 		t.Error("AsError(nil) != nil")
 	}
+}
+
+func TestDialGuardChecksResolvedAddress(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	var seen []string
+	refuse := func(addr string, ip netip.Addr) error {
+		seen = append(seen, addr+"="+ip.String())
+		return fmt.Errorf("%s: %w", ip, ErrAddressRefused)
+	}
+	_, err := NewHTTPClient(time.Second, refuse).Get(srv.URL)
+	if !errors.Is(err, ErrAddressRefused) {
+		t.Errorf("refused dial: err = %v, want ErrAddressRefused", err)
+	}
+	if len(seen) != 1 || !strings.HasSuffix(seen[0], "=127.0.0.1") {
+		t.Errorf("guard saw %v, want the loopback address", seen)
+	}
+	resp, err := NewHTTPClient(time.Second, func(string, netip.Addr) error { return nil }).Get(srv.URL)
+	if err != nil {
+		t.Fatalf("allowed dial: %v", err)
+	}
+	DrainClose(resp.Body)
 }

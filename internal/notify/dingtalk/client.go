@@ -27,13 +27,13 @@ const maxAnswer = 64 << 10
 
 // defaultHTTP serves Clients without an HTTP client of their own, so the
 // zero Client still has transport timeouts (http.DefaultClient has none).
-var defaultHTTP = sync.OnceValue(func() *http.Client { return notify.NewHTTPClient(DefaultTimeout) })
+var defaultHTTP = sync.OnceValue(func() *http.Client { return notify.NewHTTPClient(DefaultTimeout, nil) })
 
 // Client posts messages to DingTalk robots. It holds no per-robot state, so
 // one Client serves every channel, concurrently. The zero value is usable.
 type Client struct {
 	// HTTP is the shared client, from notify.NewHTTPClient; nil means one
-	// made by notify.NewHTTPClient(DefaultTimeout) for the whole package.
+	// made by notify.NewHTTPClient(DefaultTimeout, nil) for the whole package.
 	HTTP *http.Client
 	// Now is the clock requests are signed with; nil means time.Now.
 	Now func() time.Time
@@ -192,6 +192,8 @@ func retryAfter(h http.Header) time.Duration {
 func transport(err error) verdict {
 	var ne net.Error
 	switch {
+	case errors.Is(err, notify.ErrAddressRefused):
+		return addressRefused
 	case errors.Is(err, context.Canceled):
 		return canceled
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -92,7 +93,7 @@ func ticking() func() time.Time {
 }
 
 func newClient() *Client {
-	return &Client{HTTP: notify.NewHTTPClient(5 * time.Second), Now: ticking()}
+	return &Client{HTTP: notify.NewHTTPClient(5*time.Second, nil), Now: ticking()}
 }
 
 func reply(status int, body string, header ...string) http.HandlerFunc {
@@ -153,7 +154,7 @@ func TestSendSigns(t *testing.T) {
 // vector's signature, URL-encoded once.
 func TestSendVector(t *testing.T) {
 	s := newServer(t, nil)
-	c := &Client{HTTP: notify.NewHTTPClient(5 * time.Second), Now: func() time.Time { return time.UnixMilli(vectorMillis) }}
+	c := &Client{HTTP: notify.NewHTTPClient(5*time.Second, nil), Now: func() time.Time { return time.UnixMilli(vectorMillis) }}
 	r := s.robot()
 	r.Secret = secret.New(vectorSecret)
 	if _, err := c.Send(t.Context(), r, alertMessage()); err != nil {
@@ -390,5 +391,23 @@ func TestNoSecretLeak(t *testing.T) {
 				t.Errorf("the log does not show the robot masked:\n%s", logs.String())
 			}
 		})
+	}
+}
+
+func TestRefusedAddressIsPermanentAndExplained(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("the guard let a refused address through")
+	}))
+	defer srv.Close()
+	refuse := func(addr string, ip netip.Addr) error { return fmt.Errorf("%s: %w", ip, notify.ErrAddressRefused) }
+	c := &Client{HTTP: notify.NewHTTPClient(5*time.Second, refuse)}
+	robot := Robot{WebhookURL: secret.NewURL(srv.URL + "/robot/send?access_token=" + strings.Repeat("a", 64))}
+	_, err := c.Send(t.Context(), robot, notify.Message{Title: "t", Text: "x"})
+	ne := notify.AsError(err)
+	if ne.Action != notify.Permanent || ne.Code != "address-not-allowed" || ne.Hint == "" {
+		t.Errorf("refused address: %+v, want a permanent address-not-allowed with a hint", ne)
+	}
+	if strings.Contains(err.Error(), strings.Repeat("a", 64)) {
+		t.Errorf("error shows the access token: %v", err)
 	}
 }

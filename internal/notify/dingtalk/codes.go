@@ -53,6 +53,10 @@ var (
 		"DingTalk does not know the robot's access_token",
 		"the access_token is wrong or the robot was deleted: copy the webhook URL again from the robot's settings in the group",
 		0}
+	addressRefused = verdict{notify.Permanent, "address-not-allowed",
+		"Tocsin refused to connect: the robot's host resolves to a private, loopback or link-local address",
+		"if this host is meant to be reached (a proxy, a local DingTalk-compatible server), start tocsin with --allow-hosts naming it",
+		0}
 	tooLong = verdict{notify.Shrink, "message-too-long",
 		"the message is over DingTalk's 20000-byte limit",
 		"Tocsin splits messages to fit, so DingTalk measured differently: shorten the template",

@@ -15,7 +15,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := app.Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	// After the first signal, a second one kills the process at once
+	// instead of waiting for the graceful shutdown.
+	context.AfterFunc(ctx, stop)
+	err := app.Run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(app.ExitCode(err, os.Stderr))
 }

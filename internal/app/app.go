@@ -58,7 +58,7 @@ var Version = "dev"
 // Run runs the command line args (without the program name). It returns
 // when the command is done or ctx is cancelled (for serve: after a graceful
 // shutdown).
-func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return &ExitError{Code: exitUsage, Err: errors.New("no command given")}
@@ -67,7 +67,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return runServe(ctx, rest, getenv, stdout, stderr)
 	case "send":
-		return runSend(ctx, rest, getenv, stdout, stderr)
+		return runSend(ctx, rest, getenv, stdin, stdout, stderr)
 	case "fake":
 		return runFake(ctx, rest, stdout, stderr)
 	case "version", "--version":

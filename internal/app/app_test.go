@@ -481,12 +481,13 @@ func TestSendCommandExitStatus(t *testing.T) {
 	}{
 		{"accepted", []string{"--webhook", webhook, "--secret", robotSec, "--keyword", "alert", "disk full on db-1"}, 0, "sent"},
 		{"keyword missing", []string{"--webhook", webhook, "--secret", robotSec, "disk full"}, 1, "keyword-missing"},
+		{"text from stdin", []string{"--webhook", webhook, "--secret", robotSec, "--keyword", "alert", "-"}, 0, "sent"},
 		{"no text", []string{"--webhook", webhook}, 2, ""},
 		{"bad secret shape", []string{"--webhook", webhook, "--secret", "x", "hi"}, 2, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := Run(t.Context(), append([]string{"send"}, c.args...), func(string) string { return "" }, &out, io.Discard)
+			err := Run(t.Context(), append([]string{"send"}, c.args...), func(string) string { return "" }, strings.NewReader("from stdin"), &out, io.Discard)
 			if got := ExitCode(err, io.Discard); got != c.want {
 				t.Errorf("exit %d (%v), want %d; output:\n%s", got, err, c.want, out.String())
 			}
@@ -495,7 +496,7 @@ func TestSendCommandExitStatus(t *testing.T) {
 			}
 		})
 	}
-	if n := len(fake.Accepted(robotToken)); n != 1 {
-		t.Errorf("fake accepted %d messages, want 1", n)
+	if got := fake.Accepted(robotToken); len(got) != 2 || !strings.Contains(got[1].Text, "from stdin") {
+		t.Errorf("fake accepted %d messages, want 2, the second read from stdin", len(got))
 	}
 }

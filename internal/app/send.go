@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -33,7 +32,7 @@ func (l *listFlag) Set(v string) error {
 // runSend sends one message to a DingTalk robot and reports the verdict;
 // the exit status says it to scripts: 0 sent, 1 refused (fix something),
 // 3 failed for now (try again later), 2 bad command line.
-func runSend(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runSend(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tocsin send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -72,7 +71,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	text := fs.Arg(0)
 	if text == "-" {
-		b, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
+		b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
 		if err != nil {
 			return fmt.Errorf("read standard input: %w", err)
 		}

@@ -56,11 +56,11 @@ func EncodeChannel(box *secret.Box, ch *channel.Channel) (ChannelRecord, error) 
 }
 
 // EncodeNewChannel returns the record CreateChannel stores for ch: ch with
-// a new ID, and CreatedAt and UpdatedAt set to now. ch itself is left as it
-// is, for the backend to update once the record is committed.
-func EncodeNewChannel(box *secret.Box, ch *channel.Channel, now time.Time) (ChannelRecord, error) {
+// the new id, and CreatedAt and UpdatedAt set to now. ch itself is left as
+// it is, for the backend to update once the record is committed.
+func EncodeNewChannel(box *secret.Box, id string, ch *channel.Channel, now time.Time) (ChannelRecord, error) {
 	c := *ch
-	c.ID = NewID(now)
+	c.ID = id
 	c.CreatedAt = now
 	c.UpdatedAt = now
 	return EncodeChannel(box, &c)

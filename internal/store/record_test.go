@@ -44,7 +44,7 @@ func TestChannelRecordRoundTrip(t *testing.T) {
 			ch := storetest.NewChannel(t, "ops")
 			tt.edit(ch)
 			orig := *ch
-			r, err := store.EncodeNewChannel(box, ch, now)
+			r, err := store.EncodeNewChannel(box, new(store.IDs).New(now), ch, now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,12 +82,12 @@ func TestChannelRecordRoundTrip(t *testing.T) {
 
 func TestChannelRecordSealedToItsChannel(t *testing.T) {
 	box := storetest.NewBox(t)
-	r, err := store.EncodeNewChannel(box, storetest.NewChannel(t, "ops"), now)
+	r, err := store.EncodeNewChannel(box, new(store.IDs).New(now), storetest.NewChannel(t, "ops"), now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	moved := r
-	moved.ID = store.NewID(now)
+	moved.ID = new(store.IDs).New(now)
 	if _, err := moved.Decode(box); !errors.Is(err, secret.ErrOpen) {
 		t.Errorf("Decode of secrets moved to another channel id: got error %v, want secret.ErrOpen", err)
 	}
@@ -106,7 +106,7 @@ func TestEncodeChannelRefusesNoSettings(t *testing.T) {
 
 func TestDecodeRefusesDamagedRecords(t *testing.T) {
 	box := storetest.NewBox(t)
-	good, err := store.EncodeNewChannel(box, storetest.NewChannel(t, "ops"), now)
+	good, err := store.EncodeNewChannel(box, new(store.IDs).New(now), storetest.NewChannel(t, "ops"), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestChannelPage(t *testing.T) {
 	box := storetest.NewBox(t)
 	var rs []store.ChannelRecord
 	for i := range 3 {
-		r, err := store.EncodeNewChannel(box, storetest.NewChannel(t, fmt.Sprintf("ch-%d", i)), now)
+		r, err := store.EncodeNewChannel(box, new(store.IDs).New(now), storetest.NewChannel(t, fmt.Sprintf("ch-%d", i)), now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -103,21 +103,28 @@ const (
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
 
-// NewID returns a new id: 26 characters, lower-case, sorting in creation
-// order (48 bits of milliseconds, then 80 random bits), so id order is
-// creation order and serves as a stable pagination cursor. Within one
-// process ids also sort in call order when several fall in the same
-// millisecond (or the clock steps back): such an id is the previous one
-// plus one.
-func NewID(now time.Time) string {
+// IDs makes ids: 26 characters, lower-case, sorting in creation order (48
+// bits of milliseconds, then 80 random bits), so id order is creation order
+// and serves as a stable pagination cursor. Ids one IDs makes also sort in
+// call order when several fall in the same millisecond or the clock steps
+// back: such an id is the previous one plus one. Each store owns one; the
+// zero value is ready and safe for concurrent use.
+type IDs struct {
+	mu   sync.Mutex // guards last
+	last [16]byte
+}
+
+// New returns a new id.
+func (g *IDs) New(now time.Time) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
 	if _, err := rand.Read(b[6:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // cannot happen on supported platforms
 	}
-	lastID.mu.Lock()
-	if bytes.Compare(b[:], lastID.b[:]) <= 0 {
-		b = lastID.b
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if bytes.Compare(b[:], g.last[:]) <= 0 {
+		b = g.last
 		for i := len(b) - 1; i >= 0; i-- {
 			b[i]++
 			if b[i] != 0 {
@@ -125,16 +132,8 @@ func NewID(now time.Time) string {
 			}
 		}
 	}
-	lastID.b = b
-	lastID.mu.Unlock()
+	g.last = b
 	return idEncoding.EncodeToString(b[:])
-}
-
-// lastID is the most recent id NewID made; its mutex makes NewID safe for
-// concurrent use.
-var lastID struct {
-	mu sync.Mutex
-	b  [16]byte
 }
 
 // EscapeLike escapes s for a SQL LIKE pattern with ESCAPE '\'.

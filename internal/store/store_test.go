@@ -8,20 +8,21 @@ import (
 
 func TestNewIDSortsInCallOrder(t *testing.T) {
 	now := time.UnixMilli(1_700_000_000_000)
-	prev := NewID(now)
+	var ids IDs
+	prev := ids.New(now)
 	for i := range 10000 {
 		// Same millisecond, and now and then a clock that steps back.
 		at := now
 		if i%100 == 0 {
 			at = now.Add(-time.Second)
 		}
-		id := NewID(at)
+		id := ids.New(at)
 		if len(id) != 26 || id <= prev {
 			t.Fatalf("id %d = %q after %q: want 26 characters, sorting after the previous one", i, id, prev)
 		}
 		prev = id
 	}
-	if later := NewID(now.Add(time.Hour)); later <= prev {
+	if later := ids.New(now.Add(time.Hour)); later <= prev {
 		t.Errorf("an id an hour later sorts before earlier ones")
 	}
 }
@@ -29,11 +30,12 @@ func TestNewIDSortsInCallOrder(t *testing.T) {
 func TestNewIDConcurrentDistinct(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]bool{}
+	var ids IDs
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for range 1000 {
-				id := NewID(time.Now())
+				id := ids.New(time.Now())
 				mu.Lock()
 				if seen[id] {
 					t.Errorf("duplicate id %s", id)

@@ -21,7 +21,7 @@ var readOnly = &sql.TxOptions{ReadOnly: true}
 // and sets those fields of ch. On error ch is left as it was.
 func (db *DB) CreateChannel(ctx context.Context, ch *channel.Channel, now time.Time) error {
 	// Seal before the transaction: it is the slow part.
-	r, err := store.EncodeNewChannel(db.box, ch, now)
+	r, err := store.EncodeNewChannel(db.box, db.ids.New(now), ch, now)
 	if err != nil {
 		return fmt.Errorf("create channel %q: %w", ch.Name, err)
 	}

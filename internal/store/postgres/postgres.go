@@ -27,6 +27,7 @@ type DB struct {
 	db *sql.DB
 	// box seals channel secrets on the way in and opens them on the way out.
 	box *secret.Box
+	ids store.IDs
 }
 
 var _ store.Store = (*DB)(nil)

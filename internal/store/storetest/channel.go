@@ -45,7 +45,7 @@ func testCreateAndGet(t *testing.T, h Harness) {
 func testGetMissing(t *testing.T, h Harness) {
 	s := open(t, h, NewBox(t))
 	mustCreate(t, s, NewChannel(t, "present"), t0)
-	_, err := s.GetChannel(t.Context(), store.NewID(t0))
+	_, err := s.GetChannel(t.Context(), new(store.IDs).New(t0))
 	wantErr(t, "GetChannel of an unknown id", err, store.ErrNotFound)
 	_, err = s.GetChannelByName(t.Context(), "absent")
 	wantErr(t, "GetChannelByName of an unknown name", err, store.ErrNotFound)
@@ -151,7 +151,7 @@ func testUpdateMissing(t *testing.T, h Harness) {
 	s := open(t, h, NewBox(t))
 	mustCreate(t, s, NewChannel(t, "present"), at(0))
 	ch := NewChannel(t, "ghost")
-	ch.ID = store.NewID(at(1))
+	ch.ID = new(store.IDs).New(at(1))
 	err := s.UpdateChannel(t.Context(), ch, at(2))
 	wantErr(t, "UpdateChannel of an unknown id", err, store.ErrNotFound)
 	if n := len(listAll(t, s, store.ChannelFilter{})); n != 1 {
@@ -200,7 +200,7 @@ func testDelete(t *testing.T, h Harness) {
 
 func testDeleteMissing(t *testing.T, h Harness) {
 	s := open(t, h, NewBox(t))
-	err := s.DeleteChannel(t.Context(), store.NewID(t0))
+	err := s.DeleteChannel(t.Context(), new(store.IDs).New(t0))
 	wantErr(t, "DeleteChannel of an unknown id", err, store.ErrNotFound)
 }
 

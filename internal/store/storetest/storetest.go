@@ -239,7 +239,7 @@ func randomBytes(n int) []byte {
 var t0 = time.Date(2026, 5, 20, 9, 30, 0, 123_456_789, time.FixedZone("CST", 8*60*60))
 
 // at returns t0 plus ms milliseconds: distinct times make distinct, ordered
-// ids (store.NewID orders by millisecond only).
+// ids (ids of different stores order by millisecond only).
 func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 
 // channelOpts compare channels as a store must keep them: secrets by their

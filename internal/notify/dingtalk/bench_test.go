@@ -38,7 +38,8 @@ func BenchmarkSignAndRender(b *testing.B) {
 	}
 }
 
-// BenchmarkRenderSplit renders a 100 KB message, which splits into parts.
+// BenchmarkRenderSplit renders a 100 KB message: more than MaxParts, so
+// it is split, found too long, trimmed and split again (the worst case).
 func BenchmarkRenderSplit(b *testing.B) {
 	r := Robot{Keywords: []string{"告警"}, AtMobiles: []string{"13800000000"}}
 	msg := alertMessage()

@@ -219,7 +219,11 @@ type ValidationError struct {
 func (e *ValidationError) Error() string {
 	msgs := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
-		msgs[i] = p.Field + ": " + p.Message
+		if p.Field == "" { // a problem of the whole body
+			msgs[i] = p.Message
+		} else {
+			msgs[i] = p.Field + ": " + p.Message
+		}
 	}
 	return strings.Join(msgs, "; ")
 }

@@ -6,13 +6,12 @@
 package channel
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"strings"
 	"time"
+
+	"github.com/tocsinhq/tocsin/internal/problem"
 )
 
 // Kind is a channel's platform.
@@ -61,7 +60,7 @@ type Settings interface {
 	// Secrets lists the settings that are secrets, by JSON field name.
 	Secrets() []SecretField
 	// validate checks the settings and normalises them in place.
-	validate(p *Problems, env Env)
+	validate(p *problem.List, env Env)
 }
 
 // SecretField is one secret setting: its JSON name and access to its value.
@@ -174,72 +173,8 @@ func splitList(s string) []string {
 // Decode reads an Input strictly: unknown fields are refused with their name.
 func Decode(data []byte) (*Input, error) {
 	var in Input
-	if err := strictUnmarshal(data, &in); err != nil {
+	if err := problem.DecodeStrict(data, &in, ""); err != nil {
 		return nil, err
 	}
 	return &in, nil
-}
-
-// strictUnmarshal decodes one JSON value, refusing unknown fields and
-// trailing data, and turns decoding errors into *Problems naming the field.
-func strictUnmarshal(data []byte, v any, prefix ...string) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeProblem(err, strings.Join(prefix, "."))
-	}
-	if dec.More() {
-		return problem(strings.Join(prefix, "."), "invalid-json", "unexpected data after the JSON object")
-	}
-	return nil
-}
-
-func decodeProblem(err error, prefix string) error {
-	join := func(f string) string {
-		switch {
-		case prefix == "":
-			return f
-		case f == "":
-			return prefix
-		}
-		return prefix + "." + f
-	}
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		return problem(join(typeErr.Field), "invalid-type", fmt.Sprintf("must be %s, not a JSON %s", jsonTypeName(typeErr.Type.String()), typeErr.Value))
-	case errors.As(err, &syntaxErr):
-		return problem(prefix, "invalid-json", fmt.Sprintf("the body is not valid JSON (at byte %d): %v", syntaxErr.Offset, syntaxErr))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return problem(join(name), "unknown-field", fmt.Sprintf("unknown field %q: check the spelling against the API reference", name))
-	case errors.Is(err, io.EOF):
-		return problem(prefix, "invalid-json", "the body is empty: send a JSON object")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return problem(prefix, "invalid-json", "the JSON body ends too early: it is cut off or a bracket is missing")
-	}
-	var p *Problems
-	if errors.As(err, &p) {
-		return p
-	}
-	// Errors from our own UnmarshalJSON methods (times, secrets) carry no
-	// field; json wraps them without one, so name the prefix.
-	return problem(prefix, "invalid-value", err.Error())
-}
-
-func jsonTypeName(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "[]"):
-		return "a list"
-	case goType == "string" || goType == "channel.Kind":
-		return "a string"
-	case goType == "bool" || goType == "*bool":
-		return "true or false"
-	case strings.HasPrefix(goType, "int"):
-		return "a whole number"
-	case strings.HasPrefix(goType, "map") || strings.HasPrefix(goType, "struct"):
-		return "an object"
-	}
-	return "a " + goType
 }

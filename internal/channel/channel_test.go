@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tocsinhq/tocsin/internal/problem"
 )
 
 const (
@@ -35,7 +37,7 @@ func validate(t *testing.T, body string, env Env) (*Channel, error) {
 
 // fields returns "field:code" for every problem in err.
 func fields(err error) []string {
-	p, ok := err.(*Problems)
+	p, ok := err.(*problem.List)
 	if !ok {
 		if err == nil {
 			return nil
@@ -43,7 +45,7 @@ func fields(err error) []string {
 		return []string{"not problems: " + err.Error()}
 	}
 	var out []string
-	for _, pr := range p.List {
+	for _, pr := range p.Items {
 		out = append(out, pr.Field+":"+pr.Code)
 	}
 	return out
@@ -248,8 +250,8 @@ func FuzzDecodeValidate(f *testing.F) {
 		}
 		ch, err := Validate(in, env)
 		if err != nil {
-			if p, ok := err.(*Problems); !ok || len(p.List) == 0 {
-				t.Fatalf("Validate error is not a non-empty *Problems: %T %v", err, err)
+			if p, ok := err.(*problem.List); !ok || len(p.Items) == 0 {
+				t.Fatalf("Validate error is not a non-empty *problem.List: %T %v", err, err)
 			}
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tocsinhq/tocsin/internal/problem"
 	"github.com/tocsinhq/tocsin/internal/secret"
 )
 
@@ -56,17 +57,17 @@ var (
 // MaxKeywords is DingTalk's limit on a robot's keywords.
 const MaxKeywords = 10
 
-func (s *DingTalkRobot) validate(p *Problems, env Env) {
+func (s *DingTalkRobot) validate(p *problem.List, env Env) {
 	s.validateWebhook(p, env)
 	if v := s.Secret.Reveal(); v != "" && !secret.IsMasked(v) {
 		v = strings.TrimSpace(v)
 		s.Secret = secret.New(v)
 		if !secretRE.MatchString(v) {
-			p.add("settings.secret", "invalid-secret", "a DingTalk signing secret starts with SEC followed by letters and digits: copy it from the robot's security settings (加签), or leave it empty if the robot does not sign")
+			p.Add("settings.secret", "invalid-secret", "a DingTalk signing secret starts with SEC followed by letters and digits: copy it from the robot's security settings (加签), or leave it empty if the robot does not sign")
 		}
 	}
 	if len(s.Keywords) > MaxKeywords {
-		p.add("settings.keywords", "too-many", "DingTalk robots have at most %d keywords; %d given", MaxKeywords, len(s.Keywords))
+		p.Add("settings.keywords", "too-many", "DingTalk robots have at most %d keywords; %d given", MaxKeywords, len(s.Keywords))
 	}
 	seen := map[string]bool{}
 	kws := s.Keywords[:0]
@@ -74,9 +75,9 @@ func (s *DingTalkRobot) validate(p *Problems, env Env) {
 		k = strings.TrimSpace(k)
 		switch {
 		case k == "":
-			p.add(fmt.Sprintf("settings.keywords[%d]", i), "empty", "a keyword must not be empty: remove it, or type the keyword set on the robot")
+			p.Add(fmt.Sprintf("settings.keywords[%d]", i), "empty", "a keyword must not be empty: remove it, or type the keyword set on the robot")
 		case utf8.RuneCountInString(k) > 64:
-			p.add(fmt.Sprintf("settings.keywords[%d]", i), "too-long", "a keyword must be at most 64 characters")
+			p.Add(fmt.Sprintf("settings.keywords[%d]", i), "too-long", "a keyword must be at most 64 characters")
 		case !seen[k]:
 			seen[k] = true
 			kws = append(kws, k)
@@ -87,14 +88,14 @@ func (s *DingTalkRobot) validate(p *Problems, env Env) {
 		m = strings.TrimSpace(m)
 		s.AtMobiles[i] = m
 		if !mobileRE.MatchString(m) {
-			p.add(fmt.Sprintf("settings.at_mobiles[%d]", i), "invalid-mobile", "%q is not a mobile number: use digits like 13800000000, or +852-12345678 for other countries", m)
+			p.Add(fmt.Sprintf("settings.at_mobiles[%d]", i), "invalid-mobile", "%q is not a mobile number: use digits like 13800000000, or +852-12345678 for other countries", m)
 		}
 	}
 	for i, u := range s.AtUserIDs {
 		u = strings.TrimSpace(u)
 		s.AtUserIDs[i] = u
 		if u == "" || strings.ContainsAny(u, " \t\r\n@,") {
-			p.add(fmt.Sprintf("settings.at_user_ids[%d]", i), "invalid-user-id", "%q is not a DingTalk user ID: use the userId from the admin console, without @ or spaces", u)
+			p.Add(fmt.Sprintf("settings.at_user_ids[%d]", i), "invalid-user-id", "%q is not a DingTalk user ID: use the userId from the admin console, without @ or spaces", u)
 		}
 	}
 	s.AtMobiles = dedupe(s.AtMobiles)
@@ -109,7 +110,7 @@ func (s *DingTalkRobot) validate(p *Problems, env Env) {
 		s.MsgType = "markdown"
 	}
 	if !slices.Contains(dingTalkMsgTypes, s.MsgType) {
-		p.add("settings.msg_type", "invalid-msg-type", "msg_type must be one of %s, got %q", strings.Join(dingTalkMsgTypes, ", "), s.MsgType)
+		p.Add("settings.msg_type", "invalid-msg-type", "msg_type must be one of %s, got %q", strings.Join(dingTalkMsgTypes, ", "), s.MsgType)
 	}
 	validateBudget(p, s.Budget, 20)
 }
@@ -117,19 +118,19 @@ func (s *DingTalkRobot) validate(p *Problems, env Env) {
 // validateWebhook accepts a full webhook URL (extra parameters, such as a
 // stale timestamp and sign copied from a signed request, are dropped) or a
 // bare access token, and normalises both to <base>/robot/send?access_token=…
-func (s *DingTalkRobot) validateWebhook(p *Problems, env Env) {
+func (s *DingTalkRobot) validateWebhook(p *problem.List, env Env) {
 	const field = "settings.webhook_url"
 	raw := strings.TrimSpace(s.WebhookURL.Reveal())
 	switch {
 	case raw == "":
-		p.add(field, "required", "the robot's webhook URL is required: copy it from the robot's settings in the DingTalk group (https://oapi.dingtalk.com/robot/send?access_token=…)")
+		p.Add(field, "required", "the robot's webhook URL is required: copy it from the robot's settings in the DingTalk group (https://oapi.dingtalk.com/robot/send?access_token=…)")
 		return
 	case isMaskedValue(raw):
 		// Sent back as the API showed it: KeepSecrets restores the stored URL.
 		return
 	case bareToken.MatchString(raw) && !secret.IsMasked(raw):
 		if env.DingTalkRobotBase == nil {
-			p.add(field, "invalid-url", "a bare access token needs the DingTalk base URL setting")
+			p.Add(field, "invalid-url", "a bare access token needs the DingTalk base URL setting")
 			return
 		}
 		u := env.DingTalkRobotBase.JoinPath("robot", "send")
@@ -139,22 +140,22 @@ func (s *DingTalkRobot) validateWebhook(p *Problems, env Env) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		p.add(field, "invalid-url", "not a URL (%s): paste the webhook URL from the robot's settings, or just its access_token", secret.Redact(err.Error(), raw))
+		p.Add(field, "invalid-url", "not a URL (%s): paste the webhook URL from the robot's settings, or just its access_token", secret.Redact(err.Error(), raw))
 		return
 	}
 	if msg := checkURL(u, env.DingTalkRobotBase, env.Allow); msg != "" {
-		p.add(field, "url-not-allowed", "%s", msg)
+		p.Add(field, "url-not-allowed", "%s", msg)
 		return
 	}
 	if base := env.DingTalkRobotBase; base != nil && sameHost(u, base) {
 		if want := "/" + strings.TrimPrefix(base.JoinPath("robot", "send").Path, "/"); strings.TrimSuffix(u.Path, "/") != want {
-			p.add(field, "invalid-path", "a DingTalk robot webhook has the path %s, got %q", want, u.Path)
+			p.Add(field, "invalid-path", "a DingTalk robot webhook has the path %s, got %q", want, u.Path)
 			return
 		}
 	}
 	token := u.Query().Get("access_token")
 	if token == "" {
-		p.add(field, "missing-access-token", "the URL has no access_token parameter: copy the whole webhook URL from the robot's settings")
+		p.Add(field, "missing-access-token", "the URL has no access_token parameter: copy the whole webhook URL from the robot's settings")
 		return
 	}
 	u.RawQuery = url.Values{"access_token": {token}}.Encode()
@@ -162,20 +163,20 @@ func (s *DingTalkRobot) validateWebhook(p *Problems, env Env) {
 	s.WebhookURL = secret.NewURL(u.String())
 }
 
-func validateBudget(p *Problems, b *Budget, platformMax int) {
+func validateBudget(p *problem.List, b *Budget, platformMax int) {
 	if b == nil {
 		return
 	}
 	if b.Messages < 1 {
-		p.add("settings.budget.messages", "invalid-budget", "messages must be at least 1")
+		p.Add("settings.budget.messages", "invalid-budget", "messages must be at least 1")
 	}
 	d, err := time.ParseDuration(b.Per)
 	if err != nil || d < time.Second {
-		p.add("settings.budget.per", "invalid-budget", "per must be a duration of at least 1s, like \"1m\", got %q", b.Per)
+		p.Add("settings.budget.per", "invalid-budget", "per must be a duration of at least 1s, like \"1m\", got %q", b.Per)
 		return
 	}
 	if b.Messages > 0 && float64(b.Messages)/d.Minutes() > float64(platformMax) {
-		p.add("settings.budget", "budget-over-platform-limit", "%d messages per %s is faster than the platform allows (%d per minute): the platform would ban the robot", b.Messages, b.Per, platformMax)
+		p.Add("settings.budget", "budget-over-platform-limit", "%d messages per %s is faster than the platform allows (%d per minute): the platform would ban the robot", b.Messages, b.Per, platformMax)
 	}
 }
 

@@ -2,13 +2,13 @@ package channel
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/tocsinhq/tocsin/internal/problem"
 	"github.com/tocsinhq/tocsin/internal/secret"
 )
 
@@ -17,10 +17,10 @@ const MaxNameLen = 100
 
 // Validate checks in and returns the channel it describes, normalised
 // (trimmed names, expanded webhook tokens, sorted report times). Every
-// problem is reported at once, as *Problems. Masked secrets are kept as
+// problem is reported at once, as *problem.List. Masked secrets are kept as
 // given; call KeepSecrets with the stored channel to restore them.
 func Validate(in *Input, env Env) (*Channel, error) {
-	var p Problems
+	var p problem.List
 	ch := &Channel{
 		Name:        strings.TrimSpace(in.Name),
 		Kind:        in.Kind,
@@ -30,37 +30,35 @@ func Validate(in *Input, env Env) (*Channel, error) {
 	}
 	switch n := utf8.RuneCountInString(ch.Name); {
 	case n == 0:
-		p.add("name", "required", "a channel needs a name, like \"sre-oncall\"")
+		p.Add("name", "required", "a channel needs a name, like \"sre-oncall\"")
 	case n > MaxNameLen:
-		p.add("name", "too-long", "a name must be at most %d characters, got %d", MaxNameLen, n)
+		p.Add("name", "too-long", "a name must be at most %d characters, got %d", MaxNameLen, n)
 	case strings.ContainsAny(ch.Name, "/\\\r\n\t"):
-		p.add("name", "invalid-name", "a name must not contain slashes, tabs or line breaks (it appears in URLs such as /hooks/alertmanager/{channel})")
+		p.Add("name", "invalid-name", "a name must not contain slashes, tabs or line breaks (it appears in URLs such as /hooks/alertmanager/{channel})")
 	}
 	if utf8.RuneCountInString(ch.Description) > 1000 {
-		p.add("description", "too-long", "a description must be at most 1000 characters")
+		p.Add("description", "too-long", "a description must be at most 1000 characters")
 	}
 	if ch.Timezone != "" {
 		if _, err := time.LoadLocation(ch.Timezone); err != nil {
-			p.add("timezone", "invalid-timezone", "%q is not an IANA time zone: use a name like Asia/Shanghai or UTC", ch.Timezone)
+			p.Add("timezone", "invalid-timezone", "%q is not an IANA time zone: use a name like Asia/Shanghai or UTC", ch.Timezone)
 		}
 	}
 	settings, err := newSettings(in.Kind)
 	switch {
 	case in.Kind == "":
-		p.add("kind", "required", "kind is required: one of %s", kindList())
+		p.Add("kind", "required", "kind is required: one of %s", kindList())
 	case err != nil:
-		p.add("kind", "unsupported-kind", "%v", err)
+		p.Add("kind", "unsupported-kind", "%v", err)
 	case len(in.Settings) == 0 || string(in.Settings) == "null":
-		p.add("settings", "required", "settings are required for kind %s", in.Kind)
+		p.Add("settings", "required", "settings are required for kind %s", in.Kind)
 	default:
 		// A settings field that does not decode is one more problem:
 		// report it with the others instead of stopping here.
-		if err := strictUnmarshal(in.Settings, settings, "settings"); err != nil {
-			var dp *Problems
-			if !errors.As(err, &dp) {
+		if err := problem.DecodeStrict(in.Settings, settings, "settings"); err != nil {
+			if !p.Merge(err) {
 				return nil, err
 			}
-			p.List = append(p.List, dp.List...)
 		} else {
 			settings.validate(&p, env)
 			ch.Settings = settings
@@ -72,7 +70,7 @@ func Validate(in *Input, env Env) (*Channel, error) {
 	if len(in.Card) > 0 && string(in.Card) != "null" {
 		var obj map[string]any
 		if json.Unmarshal(in.Card, &obj) != nil {
-			p.add("card", "invalid-type", "card must be a JSON object")
+			p.Add("card", "invalid-type", "card must be a JSON object")
 		} else {
 			ch.Card = in.Card
 		}
@@ -102,12 +100,12 @@ func kindList() string {
 	return strings.Join(names, ", ")
 }
 
-func validateReport(p *Problems, in *reportInput) DailyReport {
+func validateReport(p *problem.List, in *reportInput) DailyReport {
 	out := DailyReport{Timezone: strings.TrimSpace(in.Timezone)}
 	for i, t := range in.Times {
 		hm, err := time.Parse("15:04", t)
 		if err != nil || len(t) != 5 {
-			p.add(fmt.Sprintf("daily_report.times[%d]", i), "invalid-time", "%q is not a time of day: use HH:mm in 24-hour form, like 09:00 or 18:30", t)
+			p.Add(fmt.Sprintf("daily_report.times[%d]", i), "invalid-time", "%q is not a time of day: use HH:mm in 24-hour form, like 09:00 or 18:30", t)
 			continue
 		}
 		out.Times = append(out.Times, hm.Format("15:04"))
@@ -116,7 +114,7 @@ func validateReport(p *Problems, in *reportInput) DailyReport {
 	out.Times = slices.Compact(out.Times)
 	if out.Timezone != "" {
 		if _, err := time.LoadLocation(out.Timezone); err != nil {
-			p.add("daily_report.timezone", "invalid-timezone", "%q is not an IANA time zone: use a name like Asia/Shanghai or UTC", out.Timezone)
+			p.Add("daily_report.timezone", "invalid-timezone", "%q is not an IANA time zone: use a name like Asia/Shanghai or UTC", out.Timezone)
 		}
 	}
 	return out
@@ -136,7 +134,7 @@ func KeepSecrets(ch, stored *Channel) error {
 			old[f.Name] = f
 		}
 	}
-	var p Problems
+	var p problem.List
 	for _, f := range ch.Settings.Secrets() {
 		v := f.Get()
 		if !isMaskedValue(v) {
@@ -144,7 +142,7 @@ func KeepSecrets(ch, stored *Channel) error {
 		}
 		o, ok := old[f.Name]
 		if !ok {
-			p.add("settings."+f.Name, "masked-secret", "this is a masked value, not the secret: send the secret itself")
+			p.Add("settings."+f.Name, "masked-secret", "this is a masked value, not the secret: send the secret itself")
 			continue
 		}
 		f.Set(o.Get())
@@ -165,7 +163,7 @@ func isMaskedValue(v string) bool {
 // ValidateSettings checks settings built in code (the send command's flags)
 // as Validate checks them from JSON.
 func ValidateSettings(s Settings, env Env) error {
-	var p Problems
+	var p problem.List
 	s.validate(&p, env)
 	return p.Err()
 }

@@ -7,7 +7,8 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/tocsinhq/tocsin/internal/channel"
+	"github.com/tocsinhq/tocsin/internal/alert"
+	"github.com/tocsinhq/tocsin/internal/problem"
 	"github.com/tocsinhq/tocsin/internal/store"
 )
 
@@ -39,6 +40,17 @@ type problemJSON struct {
 	Field   string `json:"field,omitempty"`
 }
 
+// listProblems makes the first problem the error and keeps the list only
+// when there are several.
+func (b *errorBody) listProblems() {
+	b.Error = b.Errors[0]
+	if len(b.Errors) > 1 {
+		b.Error.Message = fmt.Sprintf("%s (and %d more problems, listed in errors)", b.Error.Message, len(b.Errors)-1)
+	} else {
+		b.Errors = nil
+	}
+}
+
 func (s *Server) serveJSON(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
@@ -52,7 +64,8 @@ func (s *Server) serveJSON(h handlerFunc) http.Handler {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		apiErr   *Error
-		problems *channel.Problems
+		problems *problem.List
+		invalid  *alert.ValidationError
 		tooLarge *http.MaxBytesError
 		body     errorBody
 		status   int
@@ -66,15 +79,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body.Error = problemJSON{Code: "body-too-large", Message: fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit)}
 	case errors.As(err, &problems):
 		status = http.StatusBadRequest
-		for _, p := range problems.List {
+		for _, p := range problems.Items {
 			body.Errors = append(body.Errors, problemJSON{Code: p.Code, Message: p.Message, Field: p.Field})
 		}
-		body.Error = body.Errors[0]
-		if len(body.Errors) > 1 {
-			body.Error.Message = fmt.Sprintf("%s (and %d more problems, listed in errors)", body.Error.Message, len(body.Errors)-1)
-		} else {
-			body.Errors = nil
+		body.listProblems()
+	case errors.As(err, &invalid):
+		status = http.StatusBadRequest
+		for _, p := range invalid.Problems {
+			body.Errors = append(body.Errors, problemJSON{Code: "invalid-alert", Message: p.Message, Field: p.Field})
 		}
+		body.listProblems()
 	case errors.Is(err, store.ErrNotFound):
 		status = http.StatusNotFound
 		body.Error = problemJSON{Code: "not-found", Message: err.Error()}

@@ -11,13 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/channel"
+	"github.com/tocsinhq/tocsin/internal/problem"
 	"github.com/tocsinhq/tocsin/internal/store"
 )
 
 func TestWriteErrorMapsKindsToStatuses(t *testing.T) {
 	s := &Server{opts: Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
-	problems := &channel.Problems{List: []channel.Problem{
+	problems := &problem.List{Items: []problem.Problem{
 		{Field: "name", Code: "required", Message: "a channel needs a name"},
 		{Field: "settings.secret", Code: "invalid-secret", Message: "starts with SEC"},
 	}}
@@ -29,6 +31,7 @@ func TestWriteErrorMapsKindsToStatuses(t *testing.T) {
 		field  string
 	}{
 		{"validation", problems, 400, "required", "name"},
+		{"invalid alert", &alert.ValidationError{Problems: []alert.Problem{{Field: "[0].labels", Message: "needs a label"}}}, 400, "invalid-alert", "[0].labels"},
 		{"not found", fmt.Errorf("channel x: %w", store.ErrNotFound), 404, "not-found", ""},
 		{"conflict", fmt.Errorf("name taken: %w", store.ErrConflict), 409, "conflict", ""},
 		{"too large", &http.MaxBytesError{Limit: 10}, 413, "body-too-large", ""},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
+	"github.com/tocsinhq/tocsin/internal/problem"
 )
 
 // InhibitRule keeps targets quiet while a source fires: an alert matching
@@ -56,17 +57,17 @@ func Inhibited(rules []InhibitRule, sources []alert.Alert, target alert.Labels, 
 // datacenter, while with no Equal either one source would quiet every
 // alert everywhere.
 func (r *InhibitRule) Validate() error {
-	var p Problems
+	var p problem.List
 	r.validate(&p)
 	return p.Err()
 }
 
-func (r *InhibitRule) validate(p *Problems) {
-	if len(r.SourceMatchers) == 0 && !p.has("source_matchers") {
-		p.add("source_matchers", "required", `say which alerts inhibit others, such as ["alertname=\"DatacenterDown\""]`)
+func (r *InhibitRule) validate(p *problem.List) {
+	if len(r.SourceMatchers) == 0 && !p.Has("source_matchers") {
+		p.Add("source_matchers", "required", `say which alerts inhibit others, such as ["alertname=\"DatacenterDown\""]`)
 	}
-	if len(r.TargetMatchers) == 0 && len(r.Equal) == 0 && !p.has("target_matchers") {
-		p.add("target_matchers", "required", `with neither target_matchers nor equal, one firing source would quiet every alert; name the targets, such as ["severity=\"warning\""], or the labels they share with the source in equal`)
+	if len(r.TargetMatchers) == 0 && len(r.Equal) == 0 && !p.Has("target_matchers") {
+		p.Add("target_matchers", "required", `with neither target_matchers nor equal, one firing source would quiet every alert; name the targets, such as ["severity=\"warning\""], or the labels they share with the source in equal`)
 	}
 	checkNames(p, "equal", r.Equal, "a label name")
 }
@@ -88,16 +89,16 @@ func (r InhibitRule) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the rule strictly and validates it; its error is
-// *Problems listing every problem found.
+// *problem.List listing every problem found.
 func (r *InhibitRule) UnmarshalJSON(data []byte) error {
 	if string(bytes.TrimSpace(data)) == "null" {
 		return nil
 	}
 	var j inhibitRuleJSON
-	if err := decodeStrict(data, &j); err != nil {
+	if err := problem.DecodeStrict(data, &j, ""); err != nil {
 		return err
 	}
-	var p Problems
+	var p problem.List
 	rule := InhibitRule{
 		SourceMatchers: parseMatcherList(&p, "source_matchers", j.SourceMatchers),
 		TargetMatchers: parseMatcherList(&p, "target_matchers", j.TargetMatchers),

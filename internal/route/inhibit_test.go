@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
+	"github.com/tocsinhq/tocsin/internal/problem"
 )
 
 func TestInhibited(t *testing.T) {
@@ -98,12 +99,12 @@ func TestInhibitRuleJSON(t *testing.T) {
 	} {
 		var r InhibitRule
 		err := json.Unmarshal([]byte(tc.in), &r)
-		var probs *Problems
+		var probs *problem.List
 		if !errors.As(err, &probs) {
-			t.Fatalf("decode %s = %v, want *Problems", tc.in, err)
+			t.Fatalf("decode %s = %v, want *problem.List", tc.in, err)
 		}
 		var got []string
-		for _, p := range probs.List {
+		for _, p := range probs.Items {
 			got = append(got, p.Field+" "+p.Code)
 		}
 		if diff := cmp.Diff(tc.want, got); diff != "" {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
+	"github.com/tocsinhq/tocsin/internal/problem"
 )
 
 // Grouping defaults, the same as Alertmanager's, applied when the JSON
@@ -154,39 +154,39 @@ func Route(policies []Policy, ls alert.Labels) []*Policy {
 }
 
 // Validate checks a policy, naming each problem by its JSON path. It
-// returns *Problems or nil.
+// returns *problem.List or nil.
 func (p *Policy) Validate() error {
-	var probs Problems
+	var probs problem.List
 	p.validate(&probs)
 	return probs.Err()
 }
 
-func (p *Policy) validate(probs *Problems) {
+func (p *Policy) validate(probs *problem.List) {
 	switch n := utf8.RuneCountInString(p.Name); {
 	case strings.TrimSpace(p.Name) == "":
-		probs.add("name", "required", "a policy needs a name, like \"sre critical\"")
+		probs.Add("name", "required", "a policy needs a name, like \"sre critical\"")
 	case n > MaxNameLen:
-		probs.add("name", "too-long", "a name must be at most %d characters, got %d", MaxNameLen, n)
+		probs.Add("name", "too-long", "a name must be at most %d characters, got %d", MaxNameLen, n)
 	}
 	checkNames(probs, "targets.channels", p.Targets.Channels, "a channel id or name")
 	checkNames(probs, "targets.contact_groups", p.Targets.ContactGroups, "a contact group id or name")
 	checkNames(probs, "group_by", p.GroupBy, "a label name")
 	if len(p.GroupBy) > 1 && slices.Contains(p.GroupBy, GroupByAll) {
-		probs.add("group_by", "conflict", `"..." groups by every label and cannot be combined with other names; use ["..."] alone or list the labels`)
+		probs.Add("group_by", "conflict", `"..." groups by every label and cannot be combined with other names; use ["..."] alone or list the labels`)
 	}
-	if !probs.has("group_wait") && p.GroupWait < 0 {
-		probs.add("group_wait", "out-of-range", "group_wait must not be negative; 0s notifies a group's first alerts at once")
+	if !probs.Has("group_wait") && p.GroupWait < 0 {
+		probs.Add("group_wait", "out-of-range", "group_wait must not be negative; 0s notifies a group's first alerts at once")
 	}
-	if !probs.has("group_interval") && p.GroupInterval <= 0 {
-		probs.add("group_interval", "out-of-range", "group_interval must be more than 0, such as 5m")
+	if !probs.Has("group_interval") && p.GroupInterval <= 0 {
+		probs.Add("group_interval", "out-of-range", "group_interval must be more than 0, such as 5m")
 	}
-	if !probs.has("repeat_interval") && p.RepeatInterval <= 0 {
-		probs.add("repeat_interval", "out-of-range", "repeat_interval must be more than 0, such as 4h")
+	if !probs.Has("repeat_interval") && p.RepeatInterval <= 0 {
+		probs.Add("repeat_interval", "out-of-range", "repeat_interval must be more than 0, such as 4h")
 	}
-	if !probs.has("group_interval") && !probs.has("repeat_interval") && p.GroupInterval > 0 && p.RepeatInterval > 0 && p.RepeatInterval < p.GroupInterval {
+	if !probs.Has("group_interval") && !probs.Has("repeat_interval") && p.GroupInterval > 0 && p.RepeatInterval > 0 && p.RepeatInterval < p.GroupInterval {
 		// Refused rather than warned: repeats happen only at a group's
 		// checks, so the setting would silently act as group_interval.
-		probs.add("repeat_interval", "out-of-range",
+		probs.Add("repeat_interval", "out-of-range",
 			"repeat_interval (%s) is shorter than group_interval (%s); a group is only checked every group_interval, so it could repeat no sooner; set repeat_interval to %s or more",
 			formatDuration(p.RepeatInterval), formatDuration(p.GroupInterval), formatDuration(p.GroupInterval))
 	}
@@ -196,21 +196,21 @@ func (p *Policy) validate(probs *Problems) {
 	switch p.Mention {
 	case "", MentionNone, MentionCritical, MentionAlways:
 	default:
-		probs.add("mention", "invalid-value", "mention %q is not known: use none, critical or always", p.Mention)
+		probs.Add("mention", "invalid-value", "mention %q is not known: use none, critical or always", p.Mention)
 	}
 }
 
 // checkNames refuses empty and repeated entries of a list of names.
-func checkNames(probs *Problems, field string, names []string, what string) {
+func checkNames(probs *problem.List, field string, names []string, what string) {
 	for i, n := range names {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		switch {
 		case strings.TrimSpace(n) == "":
-			probs.add(f, "required", "an entry is empty: write %s or remove it", what)
+			probs.Add(f, "required", "an entry is empty: write %s or remove it", what)
 		case !utf8.ValidString(n):
-			probs.add(f, "invalid-value", "%q is not valid UTF-8", n)
+			probs.Add(f, "invalid-value", "%q is not valid UTF-8", n)
 		case slices.Contains(names[:i], n):
-			probs.add(f, "duplicate", "%q is listed twice", n)
+			probs.Add(f, "duplicate", "%q is listed twice", n)
 		}
 	}
 }
@@ -267,17 +267,17 @@ func orEmpty(s []string) []string {
 // UnmarshalJSON reads the PRODUCT.md §4 form strictly (an unknown field is
 // an error), applies the defaults — group_wait 30s, group_interval 5m,
 // repeat_interval 4h, send_resolved true, mention none; an empty string
-// counts as absent — and validates. Its error is *Problems listing every
+// counts as absent — and validates. Its error is *problem.List listing every
 // problem found.
 func (p *Policy) UnmarshalJSON(data []byte) error {
 	if string(bytes.TrimSpace(data)) == "null" {
 		return nil
 	}
 	var j policyJSON
-	if err := decodeStrict(data, &j); err != nil {
+	if err := problem.DecodeStrict(data, &j, ""); err != nil {
 		return err
 	}
-	var probs Problems
+	var probs problem.List
 	pol := Policy{
 		ID:       strings.TrimSpace(j.ID),
 		Name:     strings.TrimSpace(j.Name),
@@ -322,13 +322,13 @@ func trimAll(s []string) []string {
 	return out
 }
 
-func durationField(probs *Problems, field string, s *string, def time.Duration) time.Duration {
+func durationField(probs *problem.List, field string, s *string, def time.Duration) time.Duration {
 	if s == nil || strings.TrimSpace(*s) == "" {
 		return def
 	}
 	d, err := parseDuration(*s)
 	if err != nil {
-		probs.add(field, "invalid-duration", "%v", err)
+		probs.Add(field, "invalid-duration", "%v", err)
 		return def
 	}
 	return d
@@ -336,59 +336,20 @@ func durationField(probs *Problems, field string, s *string, def time.Duration) 
 
 // parseMatcherList parses matcher strings (each may hold several, as in
 // {a="1", b="2"}), naming a bad one by its index.
-func parseMatcherList(probs *Problems, field string, list []string) Matchers {
+func parseMatcherList(probs *problem.List, field string, list []string) Matchers {
 	var out Matchers
 	for i, s := range list {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		if strings.TrimSpace(s) == "" {
-			probs.add(f, "required", `a matcher is empty: write one such as team="sre", or remove it`)
+			probs.Add(f, "required", `a matcher is empty: write one such as team="sre", or remove it`)
 			continue
 		}
 		ms, err := ParseMatchers(s)
 		if err != nil {
-			probs.add(f, "invalid-matcher", "%v", err)
+			probs.Add(f, "invalid-matcher", "%v", err)
 			continue
 		}
 		out = append(out, ms...)
 	}
 	return out
-}
-
-// decodeStrict decodes one JSON value refusing unknown fields, and turns
-// decoding errors into *Problems naming the field.
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		return nil
-	}
-	var typeErr *json.UnmarshalTypeError
-	var probs Problems
-	switch {
-	case errors.As(err, &typeErr):
-		probs.add(typeErr.Field, "invalid-type", "must be %s, not a JSON %s", jsonTypeName(typeErr.Type.Kind().String()), typeErr.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		probs.add(name, "unknown-field", "unknown field %q: check the spelling against the API reference", name)
-	default:
-		probs.add("", "invalid-json", "the JSON is not valid: %v", err)
-	}
-	return &probs
-}
-
-func jsonTypeName(kind string) string {
-	switch kind {
-	case "slice", "array":
-		return "a list"
-	case "string":
-		return "a string"
-	case "bool":
-		return "true or false"
-	case "int", "int64":
-		return "a whole number"
-	case "struct", "map":
-		return "an object"
-	}
-	return "a " + kind
 }

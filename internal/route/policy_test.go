@@ -9,6 +9,8 @@ import (
 	_ "time/tzdata" // the tests name zones; do not depend on the machine's zoneinfo
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tocsinhq/tocsin/internal/problem"
 )
 
 // locations compares time zones by name: *time.Location has unexported
@@ -127,12 +129,12 @@ func TestPolicyProblems(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var p Policy
 			err := json.Unmarshal([]byte(tc.in), &p)
-			var probs *Problems
+			var probs *problem.List
 			if !errors.As(err, &probs) {
-				t.Fatalf("error = %v (%T), want *Problems", err, err)
+				t.Fatalf("error = %v (%T), want *problem.List", err, err)
 			}
 			var got []string
-			for _, pr := range probs.List {
+			for _, pr := range probs.Items {
 				got = append(got, pr.Field+" "+pr.Code)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -144,12 +146,12 @@ func TestPolicyProblems(t *testing.T) {
 
 func TestPolicyUnmarshalSyntax(t *testing.T) {
 	// json.Unmarshal checks syntax before calling UnmarshalJSON; a caller
-	// that calls it directly still gets *Problems.
+	// that calls it directly still gets *problem.List.
 	var p Policy
 	err := p.UnmarshalJSON([]byte(`{"name":`))
-	var probs *Problems
-	if !errors.As(err, &probs) || probs.List[0].Code != "invalid-json" {
-		t.Errorf("UnmarshalJSON(bad JSON) = %v, want *Problems with invalid-json", err)
+	var probs *problem.List
+	if !errors.As(err, &probs) || probs.Items[0].Code != "invalid-json" {
+		t.Errorf("UnmarshalJSON(bad JSON) = %v, want *problem.List with invalid-json", err)
 	}
 }
 
@@ -357,7 +359,7 @@ func FuzzPolicyJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var p Policy
 		if err := json.Unmarshal(data, &p); err != nil {
-			var probs *Problems
+			var probs *problem.List
 			var syntax *json.SyntaxError
 			var typeErr *json.UnmarshalTypeError
 			if !errors.As(err, &probs) && !errors.As(err, &syntax) && !errors.As(err, &typeErr) {

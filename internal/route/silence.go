@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
+	"github.com/tocsinhq/tocsin/internal/problem"
 )
 
 // Silence mutes the alerts its matchers select for a time range. The JSON
@@ -56,30 +57,30 @@ func (s *Silence) Matches(ls alert.Labels) bool { return s.Matchers.Matches(ls) 
 // (Alertmanager's API marks both required; amtool fills them in), so every
 // silence says who made it and why. Problems name the v2 JSON fields.
 func (s *Silence) Validate(now time.Time) error {
-	var p Problems
+	var p problem.List
 	switch {
 	case len(s.Matchers) == 0:
-		p.add("matchers", "required", `a silence needs at least one matcher, such as alertname="DiskFull"`)
+		p.Add("matchers", "required", `a silence needs at least one matcher, such as alertname="DiskFull"`)
 	case s.Matchers.MatchesEmpty():
-		p.add("matchers", "matches-everything",
+		p.Add("matchers", "matches-everything",
 			`every matcher here also matches alerts that lack its label (%s), so the silence would mute nearly everything; as in Alertmanager, add a matcher that needs a value, such as alertname="DiskFull"`,
 			s.Matchers)
 	}
 	switch {
 	case s.StartsAt.IsZero():
-		p.add("startsAt", "required", "startsAt is required")
+		p.Add("startsAt", "required", "startsAt is required")
 	case s.EndsAt.IsZero():
-		p.add("endsAt", "required", "endsAt is required")
+		p.Add("endsAt", "required", "endsAt is required")
 	case !s.EndsAt.After(s.StartsAt):
-		p.add("endsAt", "out-of-range", "endsAt (%s) must be after startsAt (%s)", s.EndsAt.Format(time.RFC3339), s.StartsAt.Format(time.RFC3339))
+		p.Add("endsAt", "out-of-range", "endsAt (%s) must be after startsAt (%s)", s.EndsAt.Format(time.RFC3339), s.StartsAt.Format(time.RFC3339))
 	case s.EndsAt.Before(now):
-		p.add("endsAt", "out-of-range", "endsAt (%s) is in the past; a silence must end in the future", s.EndsAt.Format(time.RFC3339))
+		p.Add("endsAt", "out-of-range", "endsAt (%s) is in the past; a silence must end in the future", s.EndsAt.Format(time.RFC3339))
 	}
 	if strings.TrimSpace(s.CreatedBy) == "" {
-		p.add("createdBy", "required", "createdBy is required: say who is creating the silence")
+		p.Add("createdBy", "required", "createdBy is required: say who is creating the silence")
 	}
 	if strings.TrimSpace(s.Comment) == "" {
-		p.add("comment", "required", "comment is required: say why the alerts are silenced, such as a ticket or maintenance")
+		p.Add("comment", "required", "comment is required: say why the alerts are silenced, such as a ticket or maintenance")
 	}
 	return p.Err()
 }

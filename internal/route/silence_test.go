@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tocsinhq/tocsin/internal/problem"
 )
 
 func TestSilenceState(t *testing.T) {
@@ -55,12 +57,12 @@ func TestSilenceValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := ok
 			tc.change(&s)
-			var probs *Problems
+			var probs *problem.List
 			if err := s.Validate(t0); !errors.As(err, &probs) {
-				t.Fatalf("Validate = %v, want *Problems", err)
+				t.Fatalf("Validate = %v, want *problem.List", err)
 			}
 			var got []string
-			for _, p := range probs.List {
+			for _, p := range probs.Items {
 				got = append(got, p.Field+" "+p.Code)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {

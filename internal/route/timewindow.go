@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tocsinhq/tocsin/internal/problem"
 )
 
 // TimeWindow is a recurring period, in one time zone, during which a
@@ -67,23 +69,23 @@ func (w TimeWindow) Active(now time.Time) bool {
 }
 
 // validate checks a window built in Go or decoded; field is its JSON path.
-func (w TimeWindow) validate(p *Problems, field string) {
+func (w TimeWindow) validate(p *problem.List, field string) {
 	if w.Weekdays&^allWeekdays != 0 {
-		p.add(field+".weekdays", "invalid-value", "weekdays has bits beyond the seven days")
+		p.Add(field+".weekdays", "invalid-value", "weekdays has bits beyond the seven days")
 	}
 	if w.Weekdays == 0 && len(w.Times) == 0 {
-		p.add(field, "required", "this window names neither weekdays nor times, so it would mute the policy all the time; add weekdays (\"saturday\", \"monday:friday\") or times ({\"start\":\"22:00\",\"end\":\"24:00\"})")
+		p.Add(field, "required", "this window names neither weekdays nor times, so it would mute the policy all the time; add weekdays (\"saturday\", \"monday:friday\") or times ({\"start\":\"22:00\",\"end\":\"24:00\"})")
 	}
 	for i, r := range w.Times {
 		f := fmt.Sprintf("%s.times[%d]", field, i)
 		switch {
-		case p.has(f+".start") || p.has(f+".end"):
+		case p.Has(f+".start") || p.Has(f+".end"):
 		case r.Start < 0 || r.Start >= 1440:
-			p.add(f+".start", "out-of-range", "start must be a time of day from 00:00 to 23:59")
+			p.Add(f+".start", "out-of-range", "start must be a time of day from 00:00 to 23:59")
 		case r.End <= 0 || r.End > 1440:
-			p.add(f+".end", "out-of-range", "end must be a time of day from 00:01 to 24:00")
+			p.Add(f+".end", "out-of-range", "end must be a time of day from 00:01 to 24:00")
 		case r.End <= r.Start:
-			p.add(f+".end", "out-of-range", "end (%s) must be after start (%s); a window across midnight is written as two ranges, %s–24:00 and 00:00–%s",
+			p.Add(f+".end", "out-of-range", "end (%s) must be after start (%s); a window across midnight is written as two ranges, %s–24:00 and 00:00–%s",
 				clock(r.End), clock(r.Start), clock(r.Start), clock(r.End))
 		}
 	}
@@ -113,12 +115,12 @@ func (w TimeWindow) toJSON() timeWindowJSON {
 	return j
 }
 
-func (j timeWindowJSON) parse(p *Problems, field string) TimeWindow {
+func (j timeWindowJSON) parse(p *problem.List, field string) TimeWindow {
 	w := TimeWindow{Location: time.UTC}
 	for i, s := range j.Weekdays {
 		d, err := parseWeekdays(s)
 		if err != nil {
-			p.add(fmt.Sprintf("%s.weekdays[%d]", field, i), "invalid-value", "%v", err)
+			p.Add(fmt.Sprintf("%s.weekdays[%d]", field, i), "invalid-value", "%v", err)
 		}
 		w.Weekdays |= d
 	}
@@ -126,18 +128,18 @@ func (j timeWindowJSON) parse(p *Problems, field string) TimeWindow {
 		f := fmt.Sprintf("%s.times[%d]", field, i)
 		start, err := parseClock(r.Start, false)
 		if err != nil {
-			p.add(f+".start", "invalid-value", "%v", err)
+			p.Add(f+".start", "invalid-value", "%v", err)
 		}
 		end, err := parseClock(r.End, true)
 		if err != nil {
-			p.add(f+".end", "invalid-value", "%v", err)
+			p.Add(f+".end", "invalid-value", "%v", err)
 		}
 		w.Times = append(w.Times, TimeRange{Start: start, End: end})
 	}
 	if tz := strings.TrimSpace(j.Timezone); tz != "" {
 		loc, err := time.LoadLocation(tz)
 		if err != nil {
-			p.add(field+".timezone", "invalid-timezone", "%q is not an IANA time zone: use a name like Asia/Shanghai or UTC", tz)
+			p.Add(field+".timezone", "invalid-timezone", "%q is not an IANA time zone: use a name like Asia/Shanghai or UTC", tz)
 		} else {
 			w.Location = loc
 		}

@@ -42,13 +42,31 @@ type Button struct {
 
 // Mentions names who a message must really notify.
 type Mentions struct {
-	Mobiles []string // DingTalk atMobiles: "13800000000" or "+852-12345678"
-	UserIDs []string // DingTalk userIds
-	All     bool     // @all
+	// Mobiles and UserIDs are a DingTalk robot channel's own mention
+	// lists (atMobiles "13800000000" or "+852-12345678", and userIds).
+	Mobiles []string
+	UserIDs []string
+	// People are contacts to mention; each platform uses the identity it
+	// needs and reports, in its notes, anyone it has no identity for.
+	People []Person
+	All    bool // @all
 }
 
 // IsZero reports whether nobody is mentioned.
-func (m Mentions) IsZero() bool { return len(m.Mobiles) == 0 && len(m.UserIDs) == 0 && !m.All }
+func (m Mentions) IsZero() bool {
+	return len(m.Mobiles) == 0 && len(m.UserIDs) == 0 && len(m.People) == 0 && !m.All
+}
+
+// Person is a contact as the platforms know them. Empty fields are
+// identities the contact does not have.
+type Person struct {
+	Name           string
+	Mobile         string // "13800000000" or "+852-12345678"
+	DingTalkUserID string
+	LarkOpenID     string // "ou_…"
+	WeComUserID    string
+	Email          string
+}
 
 // Action says what to do after a platform refused a message.
 type Action int

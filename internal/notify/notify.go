@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/tocsinhq/tocsin/internal/alert"
 )
 
 // Message is what Tocsin wants to say, before any platform shapes it.
@@ -32,6 +34,12 @@ type Message struct {
 	Buttons []Button
 	// Mentions are the people to notify, by platform identity.
 	Mentions Mentions
+	// Alerts are the alerts the message tells of (none for a test send).
+	// Chat platforms read only Title and Text; structured receivers (the
+	// generic webhook) send the alerts themselves.
+	Alerts []alert.Alert
+	// Status is firing or resolved: the state the message announces.
+	Status alert.Status
 }
 
 // Button is a labelled link.

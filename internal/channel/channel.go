@@ -17,14 +17,17 @@ import (
 // Kind is a channel's platform.
 type Kind string
 
-// Kinds of channel. Only the DingTalk custom group robot is implemented so
-// far; the others are named in PRODUCT.md and refused with a clear error.
+// Kinds of channel.
 const (
-	KindDingTalkRobot Kind = "dingtalk_robot"
+	KindDingTalkRobot Kind = "dingtalk_robot" // custom group robot (webhook)
+	KindDingTalkApp   Kind = "dingtalk_app"   // enterprise app robot: 1:1 and group sends
+	KindLarkRobot     Kind = "lark_robot"     // Lark / Feishu custom bot
+	KindWeComRobot    Kind = "wecom_robot"    // WeCom group robot
+	KindWebhook       Kind = "webhook"        // generic JSON POST
 )
 
 // Kinds lists the kinds this build accepts.
-var Kinds = []Kind{KindDingTalkRobot}
+var Kinds = []Kind{KindDingTalkRobot, KindDingTalkApp, KindLarkRobot, KindWeComRobot, KindWebhook}
 
 // Channel is a notification object.
 type Channel struct {

@@ -2,6 +2,7 @@ package channel
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -22,8 +23,22 @@ func testEnv(t *testing.T, allow string) Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, _ := url.Parse("https://oapi.dingtalk.com")
-	return Env{DingTalkRobotBase: base, Allow: hl}
+	return Env{
+		DingTalkRobotBase: mustURL("https://oapi.dingtalk.com"),
+		DingTalkAppBase:   mustURL("https://api.dingtalk.com"),
+		LarkBase:          mustURL("https://open.feishu.cn"),
+		LarkIntlBase:      mustURL("https://open.larksuite.com"),
+		WeComBase:         mustURL("https://qyapi.weixin.qq.com"),
+		Allow:             hl,
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }
 
 func validate(t *testing.T, body string, env Env) (*Channel, error) {
@@ -262,4 +277,73 @@ func FuzzDecodeValidate(f *testing.F) {
 			t.Fatalf("valid channel does not marshal: %v", err)
 		}
 	})
+}
+
+func TestOtherKinds(t *testing.T) {
+	env := testEnv(t, "127.0.0.1:9999")
+	const larkTok = "2f5e0b7a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
+	for _, tc := range []struct {
+		name     string
+		body     string
+		problems []string
+		// secret is the settings' secret URL after normalisation.
+		check func(t *testing.T, s Settings)
+	}{
+		{"lark bare token", `{"name":"l","kind":"lark_robot","settings":{"webhook_url":"` + larkTok + `","secret":"larksecret123","keywords":["告警"]}}`, nil,
+			func(t *testing.T, s Settings) {
+				if got := s.(*LarkRobot).WebhookURL.Reveal(); got != "https://open.feishu.cn/open-apis/bot/v2/hook/"+larkTok {
+					t.Errorf("webhook = %s", got)
+				}
+				if s.(*LarkRobot).MsgType != "interactive" {
+					t.Error("lark msg_type default")
+				}
+			}},
+		{"lark international", `{"name":"l","kind":"lark_robot","settings":{"webhook_url":"https://open.larksuite.com/open-apis/bot/v2/hook/` + larkTok + `?x=1"}}`, nil,
+			func(t *testing.T, s Settings) {
+				if got := s.(*LarkRobot).WebhookURL.Reveal(); got != "https://open.larksuite.com/open-apis/bot/v2/hook/"+larkTok {
+					t.Errorf("webhook = %s", got)
+				}
+			}},
+		{"lark wrong path", `{"name":"l","kind":"lark_robot","settings":{"webhook_url":"https://open.feishu.cn/open-apis/bot/hook/` + larkTok + `"}}`, []string{"settings.webhook_url:invalid-path"}, nil},
+		{"lark budget over 100/min", `{"name":"l","kind":"lark_robot","settings":{"webhook_url":"` + larkTok + `","budget":{"messages":3,"per":"1s"}}}`, []string{"settings.budget:budget-over-platform-limit"}, nil},
+		{"wecom bare key", `{"name":"w","kind":"wecom_robot","settings":{"webhook_url":"693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"}}`, nil,
+			func(t *testing.T, s Settings) {
+				if got := s.(*WeComRobot).WebhookURL.Reveal(); got != "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa" {
+					t.Errorf("webhook = %s", got)
+				}
+			}},
+		{"wecom no key", `{"name":"w","kind":"wecom_robot","settings":{"webhook_url":"https://qyapi.weixin.qq.com/cgi-bin/webhook/send"}}`, []string{"settings.webhook_url:missing-key"}, nil},
+		{"wecom local fake", `{"name":"w","kind":"wecom_robot","settings":{"webhook_url":"http://127.0.0.1:9999/cgi-bin/webhook/send?key=k","msg_type":"text"}}`, nil, nil},
+		{"webhook any https host", `{"name":"h","kind":"webhook","settings":{"url":"https://hooks.example.com/tocsin?token=abc","secret":"0123456789abcdef"}}`, nil, nil},
+		{"webhook plain http refused", `{"name":"h","kind":"webhook","settings":{"url":"http://hooks.example.com/tocsin"}}`, []string{"settings.url:url-not-allowed"}, nil},
+		{"webhook weak secret", `{"name":"h","kind":"webhook","settings":{"url":"https://hooks.example.com/","secret":"short"}}`, []string{"settings.secret:weak-secret"}, nil},
+		{"app defaults", `{"name":"a","kind":"dingtalk_app","settings":{"client_id":"dingabc123","client_secret":"s3cr3t","user_ids":["manager1234"," manager1234"]}}`, nil,
+			func(t *testing.T, s Settings) {
+				a := s.(*DingTalkApp)
+				if a.RobotCode != "dingabc123" || a.APIBaseURL != "https://api.dingtalk.com" || len(a.UserIDs) != 1 {
+					t.Errorf("app = %+v", a)
+				}
+			}},
+		{"app without recipients", `{"name":"a","kind":"dingtalk_app","settings":{"client_id":"dingabc123","client_secret":"s"}}`, []string{"settings:no-recipients"}, nil},
+		{"app foreign api base", `{"name":"a","kind":"dingtalk_app","settings":{"client_id":"dingabc123","client_secret":"s","user_ids":["u1234"],"api_base_url":"https://evil.example"}}`, []string{"settings.api_base_url:url-not-allowed"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch, err := validate(t, tc.body, env)
+			if diff := cmp.Diff(tc.problems, fields(err)); diff != "" {
+				t.Fatalf("problems (-want +got):\n%s\nerror: %v", diff, err)
+			}
+			if err == nil && tc.check != nil {
+				tc.check(t, ch.Settings)
+			}
+		})
+	}
+}
+
+func TestDefaultBudgets(t *testing.T) {
+	for k, want := range map[Kind]string{KindDingTalkRobot: "20/1m", KindWeComRobot: "20/1m", KindLarkRobot: "100/1m", KindDingTalkApp: "20/1s", KindWebhook: "0/"} {
+		b := DefaultBudget(k)
+		if got := fmt.Sprintf("%d/%s", b.Messages, b.Per); got != want {
+			t.Errorf("DefaultBudget(%s) = %s, want %s", k, got, want)
+		}
+	}
 }

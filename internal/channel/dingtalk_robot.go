@@ -54,8 +54,31 @@ var (
 	secretRE = regexp.MustCompile(`^SEC[A-Za-z0-9]{8,}$`)
 )
 
-// MaxKeywords is DingTalk's limit on a robot's keywords.
+// MaxKeywords is DingTalk's and Lark's limit on a robot's keywords.
 const MaxKeywords = 10
+
+// validateKeywords checks a robot's security keywords and returns them
+// trimmed and without duplicates.
+func validateKeywords(p *problem.List, keywords []string) []string {
+	if len(keywords) > MaxKeywords {
+		p.Add("settings.keywords", "too-many", "robots have at most %d keywords; %d given", MaxKeywords, len(keywords))
+	}
+	seen := map[string]bool{}
+	out := []string{}
+	for i, k := range keywords {
+		k = strings.TrimSpace(k)
+		switch {
+		case k == "":
+			p.Add(fmt.Sprintf("settings.keywords[%d]", i), "empty", "a keyword must not be empty: remove it, or type the keyword set on the robot")
+		case utf8.RuneCountInString(k) > 64:
+			p.Add(fmt.Sprintf("settings.keywords[%d]", i), "too-long", "a keyword must be at most 64 characters")
+		case !seen[k]:
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
 
 func (s *DingTalkRobot) validate(p *problem.List, env Env) {
 	s.validateWebhook(p, env)
@@ -66,24 +89,7 @@ func (s *DingTalkRobot) validate(p *problem.List, env Env) {
 			p.Add("settings.secret", "invalid-secret", "a DingTalk signing secret starts with SEC followed by letters and digits: copy it from the robot's security settings (加签), or leave it empty if the robot does not sign")
 		}
 	}
-	if len(s.Keywords) > MaxKeywords {
-		p.Add("settings.keywords", "too-many", "DingTalk robots have at most %d keywords; %d given", MaxKeywords, len(s.Keywords))
-	}
-	seen := map[string]bool{}
-	kws := s.Keywords[:0]
-	for i, k := range s.Keywords {
-		k = strings.TrimSpace(k)
-		switch {
-		case k == "":
-			p.Add(fmt.Sprintf("settings.keywords[%d]", i), "empty", "a keyword must not be empty: remove it, or type the keyword set on the robot")
-		case utf8.RuneCountInString(k) > 64:
-			p.Add(fmt.Sprintf("settings.keywords[%d]", i), "too-long", "a keyword must be at most 64 characters")
-		case !seen[k]:
-			seen[k] = true
-			kws = append(kws, k)
-		}
-	}
-	s.Keywords = kws
+	s.Keywords = validateKeywords(p, s.Keywords)
 	for i, m := range s.AtMobiles {
 		m = strings.TrimSpace(m)
 		s.AtMobiles[i] = m
@@ -101,7 +107,7 @@ func (s *DingTalkRobot) validate(p *problem.List, env Env) {
 	s.AtMobiles = dedupe(s.AtMobiles)
 	s.AtUserIDs = dedupe(s.AtUserIDs)
 	// Lists answer [] rather than null, so clients need no special case.
-	for _, l := range []*[]string{&s.Keywords, &s.AtMobiles, &s.AtUserIDs} {
+	for _, l := range []*[]string{&s.AtMobiles, &s.AtUserIDs} {
 		if *l == nil {
 			*l = []string{}
 		}
@@ -112,7 +118,7 @@ func (s *DingTalkRobot) validate(p *problem.List, env Env) {
 	if !slices.Contains(dingTalkMsgTypes, s.MsgType) {
 		p.Add("settings.msg_type", "invalid-msg-type", "msg_type must be one of %s, got %q", strings.Join(dingTalkMsgTypes, ", "), s.MsgType)
 	}
-	validateBudget(p, s.Budget, 20)
+	validateBudget(p, s.Budget, KindDingTalkRobot)
 }
 
 // validateWebhook accepts a full webhook URL (extra parameters, such as a
@@ -143,7 +149,7 @@ func (s *DingTalkRobot) validateWebhook(p *problem.List, env Env) {
 		p.Add(field, "invalid-url", "not a URL (%s): paste the webhook URL from the robot's settings, or just its access_token", secret.Redact(err.Error(), raw))
 		return
 	}
-	if msg := checkURL(u, env.DingTalkRobotBase, env.Allow); msg != "" {
+	if msg := checkURL(u, env.rule(KindDingTalkRobot), env.Allow); msg != "" {
 		p.Add(field, "url-not-allowed", "%s", msg)
 		return
 	}
@@ -163,7 +169,23 @@ func (s *DingTalkRobot) validateWebhook(p *problem.List, env Env) {
 	s.WebhookURL = secret.NewURL(u.String())
 }
 
-func validateBudget(p *problem.List, b *Budget, platformMax int) {
+// DefaultBudget is how many messages a kind's platform takes per minute
+// before it throttles: what the outbox enforces unless a channel sets a
+// slower budget. Zero Messages means no platform limit (the generic
+// webhook).
+func DefaultBudget(k Kind) Budget {
+	switch k {
+	case KindDingTalkRobot, KindWeComRobot:
+		return Budget{Messages: 20, Per: "1m"}
+	case KindLarkRobot:
+		return Budget{Messages: 100, Per: "1m"} // and 5 per second
+	case KindDingTalkApp:
+		return Budget{Messages: 20, Per: "1s"} // the OpenAPI's per-app QPS
+	}
+	return Budget{}
+}
+
+func validateBudget(p *problem.List, b *Budget, k Kind) {
 	if b == nil {
 		return
 	}
@@ -175,8 +197,12 @@ func validateBudget(p *problem.List, b *Budget, platformMax int) {
 		p.Add("settings.budget.per", "invalid-budget", "per must be a duration of at least 1s, like \"1m\", got %q", b.Per)
 		return
 	}
-	if b.Messages > 0 && float64(b.Messages)/d.Minutes() > float64(platformMax) {
-		p.Add("settings.budget", "budget-over-platform-limit", "%d messages per %s is faster than the platform allows (%d per minute): the platform would ban the robot", b.Messages, b.Per, platformMax)
+	max := DefaultBudget(k)
+	if max.Messages == 0 || b.Messages < 1 {
+		return
+	}
+	if float64(b.Messages)/d.Seconds() > float64(max.Messages)/max.PerDuration().Seconds() {
+		p.Add("settings.budget", "budget-over-platform-limit", "%d messages per %s is faster than the platform allows (%d per %s): the platform would throttle or ban it", b.Messages, b.Per, max.Messages, max.Per)
 	}
 }
 

@@ -8,14 +8,56 @@ import (
 	"strings"
 )
 
-// Env is what validation needs from the server's configuration.
+// Env is what validation needs from the server's configuration: each
+// platform's base URL (its host is allowed, and bare tokens expand to it)
+// and the operator's allow-list.
 type Env struct {
-	// DingTalkRobotBase is the base URL of DingTalk's robot API
-	// (https://oapi.dingtalk.com). A bare access token expands to
-	// <base>/robot/send?access_token=<token>, and its host is allowed.
+	// DingTalkRobotBase is where custom robots post (https://oapi.dingtalk.com).
 	DingTalkRobotBase *url.URL
+	// DingTalkAppBase is DingTalk's OpenAPI (https://api.dingtalk.com).
+	DingTalkAppBase *url.URL
+	// LarkBase is Feishu's (https://open.feishu.cn); LarkIntlBase is
+	// Lark's international host (https://open.larksuite.com). Bare tokens
+	// expand to LarkBase.
+	LarkBase, LarkIntlBase *url.URL
+	// WeComBase is where WeCom group robots post (https://qyapi.weixin.qq.com).
+	WeComBase *url.URL
 	// Allow are the extra hosts the operator allows (--allow-hosts).
 	Allow HostList
+}
+
+// hostRule is where one kind's URLs may point.
+type hostRule struct {
+	platforms []*url.URL // https to these hosts is allowed
+	// anyHTTPS allows https to any host (the generic webhook); the dial
+	// guard still refuses non-public addresses unless allowed.
+	anyHTTPS bool
+}
+
+func (e Env) rule(k Kind) hostRule {
+	switch k {
+	case KindDingTalkRobot:
+		return hostRule{platforms: []*url.URL{e.DingTalkRobotBase}}
+	case KindDingTalkApp:
+		return hostRule{platforms: []*url.URL{e.DingTalkAppBase}}
+	case KindLarkRobot:
+		return hostRule{platforms: []*url.URL{e.LarkBase, e.LarkIntlBase}}
+	case KindWeComRobot:
+		return hostRule{platforms: []*url.URL{e.WeComBase}}
+	case KindWebhook:
+		return hostRule{anyHTTPS: true}
+	}
+	return hostRule{}
+}
+
+// platformHost returns the platform base u is on, or nil.
+func (r hostRule) platformHost(u *url.URL) *url.URL {
+	for _, p := range r.platforms {
+		if p != nil && sameHost(u, p) {
+			return p
+		}
+	}
+	return nil
 }
 
 // HostList is an operator's allow-list of hosts that channel URLs may point
@@ -122,10 +164,11 @@ func (hl HostList) String() string {
 	return strings.Join(parts, ",")
 }
 
-// checkURL validates a channel URL against the platform's own host and the
-// allow-list: the platform host needs https; allowed hosts may use http.
-// It returns a description of the problem, or "".
-func checkURL(u *url.URL, platform *url.URL, allow HostList) string {
+// checkURL validates a channel URL against its kind's hosts and the
+// allow-list: platform hosts (or any host, for the generic webhook) need
+// https; allowed hosts may use http. It returns a description of the
+// problem, or "".
+func checkURL(u *url.URL, r hostRule, allow HostList) string {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Sprintf("must be an http(s) URL, got scheme %q", u.Scheme)
 	}
@@ -138,17 +181,22 @@ func checkURL(u *url.URL, platform *url.URL, allow HostList) string {
 	if allow.Allows(u) {
 		return ""
 	}
-	if platform != nil && sameHost(u, platform) {
+	if p := r.platformHost(u); p != nil || r.anyHTTPS {
 		if u.Scheme != "https" {
-			return fmt.Sprintf("must use https to reach %s", platform.Host)
+			return fmt.Sprintf("must use https to reach %s (plain http only to hosts the operator allows with --allow-hosts)", u.Host)
 		}
 		return ""
 	}
-	want := "the platform's host"
-	if platform != nil {
-		want = platform.Host
+	var want []string
+	for _, p := range r.platforms {
+		if p != nil {
+			want = append(want, p.Host)
+		}
 	}
-	return fmt.Sprintf("host %q is not allowed: channel URLs must point at %s, or at a host the operator allows with --allow-hosts", u.Host, want)
+	if len(want) == 0 {
+		want = []string{"the platform's host"}
+	}
+	return fmt.Sprintf("host %q is not allowed: channel URLs must point at %s, or at a host the operator allows with --allow-hosts", u.Host, strings.Join(want, " or "))
 }
 
 // CheckURL checks, at send time, that a stored channel URL still points at
@@ -159,12 +207,7 @@ func (e Env) CheckURL(k Kind, raw string) error {
 	if err != nil {
 		return fmt.Errorf("the channel URL does not parse")
 	}
-	var platform *url.URL
-	switch k {
-	case KindDingTalkRobot:
-		platform = e.DingTalkRobotBase
-	}
-	if msg := checkURL(u, platform, e.Allow); msg != "" {
+	if msg := checkURL(u, e.rule(k), e.Allow); msg != "" {
 		return fmt.Errorf("the channel URL %s", msg)
 	}
 	return nil

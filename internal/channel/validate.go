@@ -85,6 +85,14 @@ func newSettings(k Kind) (Settings, error) {
 	switch k {
 	case KindDingTalkRobot:
 		return &DingTalkRobot{}, nil
+	case KindDingTalkApp:
+		return &DingTalkApp{}, nil
+	case KindLarkRobot:
+		return &LarkRobot{}, nil
+	case KindWeComRobot:
+		return &WeComRobot{}, nil
+	case KindWebhook:
+		return &Webhook{}, nil
 	}
 	return nil, fmt.Errorf("kind %q is not supported: use one of %s", k, kindList())
 }

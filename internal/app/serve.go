@@ -119,7 +119,7 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	httpClient := notify.NewHTTPClient(cfg.SendTimeout, dialGuard(cfg.Hosts))
-	env := channel.Env{DingTalkRobotBase: cfg.DingTalkRobotBase(), Allow: cfg.Hosts}
+	env := cfg.ChannelEnv()
 	senders := &senders{
 		env:      env,
 		dingtalk: &dingtalk.Client{HTTP: httpClient, Now: time.Now, Timeout: cfg.SendTimeout},

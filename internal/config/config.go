@@ -35,9 +35,13 @@ type Config struct {
 	// Timezone renders times in messages when a channel sets none; empty
 	// means the machine's local zone.
 	Timezone string `yaml:"timezone"`
-	// DingTalkRobotBaseURL is where DingTalk's robot API lives; tests and
-	// proxies point it elsewhere.
+	// Base URLs of the platforms' APIs; tests and proxies point them
+	// elsewhere. Their hosts are where channel URLs may point.
 	DingTalkRobotBaseURL string `yaml:"dingtalk_robot_base_url"`
+	DingTalkAPIBaseURL   string `yaml:"dingtalk_api_base_url"`
+	LarkBaseURL          string `yaml:"lark_base_url"`
+	LarkIntlBaseURL      string `yaml:"lark_intl_base_url"`
+	WeComBaseURL         string `yaml:"wecom_base_url"`
 	// MaxBodyBytes caps request bodies; larger ones get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// SendTimeout bounds each call to a platform.
@@ -65,6 +69,10 @@ func Default() Config {
 		Listen:               "127.0.0.1:9393",
 		DataDir:              "tocsin-data",
 		DingTalkRobotBaseURL: "https://oapi.dingtalk.com",
+		DingTalkAPIBaseURL:   "https://api.dingtalk.com",
+		LarkBaseURL:          "https://open.feishu.cn",
+		LarkIntlBaseURL:      "https://open.larksuite.com",
+		WeComBaseURL:         "https://qyapi.weixin.qq.com",
 		MaxBodyBytes:         1 << 20,
 		SendTimeout:          10 * time.Second,
 		LogLevel:             "info",
@@ -88,7 +96,11 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		allowHosts = fs.String("allow-hosts", "", "extra hosts, host:port or CIDRs that channel URLs may point to, comma separated (env TOCSIN_ALLOW_HOSTS)")
 		keyFile    = fs.String("secret-key-file", "", "AES key sealing channel secrets; created 0600 when absent (env TOCSIN_SECRET_KEY_FILE; default <data-dir>/secret.key)")
 		timezone   = fs.String("timezone", "", "IANA time zone for times in messages (env TOCSIN_TIMEZONE; default the machine's)")
-		dtBase     = fs.String("dingtalk-robot-base-url", "", "base URL of DingTalk's robot API (env TOCSIN_DINGTALK_ROBOT_BASE_URL; default "+cfg.DingTalkRobotBaseURL+")")
+		dtBase     = fs.String("dingtalk-robot-base-url", "", "base URL of DingTalk's custom robot API (env TOCSIN_DINGTALK_ROBOT_BASE_URL; default "+cfg.DingTalkRobotBaseURL+")")
+		dtAPIBase  = fs.String("dingtalk-api-base-url", "", "base URL of DingTalk's OpenAPI, for app robots (env TOCSIN_DINGTALK_API_BASE_URL; default "+cfg.DingTalkAPIBaseURL+")")
+		larkBase   = fs.String("lark-base-url", "", "base URL of Feishu's API (env TOCSIN_LARK_BASE_URL; default "+cfg.LarkBaseURL+")")
+		larkIntl   = fs.String("lark-intl-base-url", "", "base URL of Lark's international API (env TOCSIN_LARK_INTL_BASE_URL; default "+cfg.LarkIntlBaseURL+")")
+		wecomBase  = fs.String("wecom-base-url", "", "base URL of WeCom's API (env TOCSIN_WECOM_BASE_URL; default "+cfg.WeComBaseURL+")")
 		logLevel   = fs.String("log-level", "", "debug, info, warn or error (env TOCSIN_LOG_LEVEL)")
 		logFormat  = fs.String("log-format", "", "text or json (env TOCSIN_LOG_FORMAT)")
 	)
@@ -124,6 +136,10 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	set(&cfg.SecretKeyFile, *keyFile, "TOCSIN_SECRET_KEY_FILE")
 	set(&cfg.Timezone, *timezone, "TOCSIN_TIMEZONE")
 	set(&cfg.DingTalkRobotBaseURL, *dtBase, "TOCSIN_DINGTALK_ROBOT_BASE_URL")
+	set(&cfg.DingTalkAPIBaseURL, *dtAPIBase, "TOCSIN_DINGTALK_API_BASE_URL")
+	set(&cfg.LarkBaseURL, *larkBase, "TOCSIN_LARK_BASE_URL")
+	set(&cfg.LarkIntlBaseURL, *larkIntl, "TOCSIN_LARK_INTL_BASE_URL")
+	set(&cfg.WeComBaseURL, *wecomBase, "TOCSIN_WECOM_BASE_URL")
 	set(&cfg.LogLevel, *logLevel, "TOCSIN_LOG_LEVEL")
 	set(&cfg.LogFormat, *logFormat, "TOCSIN_LOG_FORMAT")
 	if v := pick(*dbURL, "TOCSIN_DATABASE_URL"); v != "" {
@@ -194,8 +210,13 @@ func (c *Config) Validate() error {
 		}
 		c.Location = loc
 	}
-	if u, err := url.Parse(c.DingTalkRobotBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("dingtalk robot base url %q: want an absolute http(s) URL", c.DingTalkRobotBaseURL)
+	for name, v := range map[string]string{
+		"dingtalk robot base url": c.DingTalkRobotBaseURL, "dingtalk api base url": c.DingTalkAPIBaseURL,
+		"lark base url": c.LarkBaseURL, "lark intl base url": c.LarkIntlBaseURL, "wecom base url": c.WeComBaseURL,
+	} {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("%s %q: want an absolute http(s) URL", name, v)
+		}
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("max body bytes must be at least 1024, got %d", c.MaxBodyBytes)
@@ -216,9 +237,19 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// DingTalkRobotBase returns DingTalkRobotBaseURL parsed; Validate
-// guarantees it parses.
-func (c *Config) DingTalkRobotBase() *url.URL {
-	u, _ := url.Parse(c.DingTalkRobotBaseURL)
-	return u
+// ChannelEnv returns what channel validation needs: the platforms' base
+// URLs (Validate guarantees they parse) and the allow-list.
+func (c *Config) ChannelEnv() channel.Env {
+	parse := func(s string) *url.URL {
+		u, _ := url.Parse(s)
+		return u
+	}
+	return channel.Env{
+		DingTalkRobotBase: parse(c.DingTalkRobotBaseURL),
+		DingTalkAppBase:   parse(c.DingTalkAPIBaseURL),
+		LarkBase:          parse(c.LarkBaseURL),
+		LarkIntlBase:      parse(c.LarkIntlBaseURL),
+		WeComBase:         parse(c.WeComBaseURL),
+		Allow:             c.Hosts,
+	}
 }

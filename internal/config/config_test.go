@@ -38,7 +38,7 @@ func TestPrecedenceFlagEnvFile(t *testing.T) {
 		"allow hosts (file)":   {cfg.Hosts.String(), "127.0.0.1:9999,10.0.0.0/8"},
 		"timezone (file)":      {cfg.Location.String(), "Asia/Shanghai"},
 		"send timeout (file)":  {cfg.SendTimeout.String(), "5s"},
-		"dingtalk base (file)": {cfg.DingTalkRobotBase().String(), "http://127.0.0.1:9999"},
+		"dingtalk base (file)": {cfg.ChannelEnv().DingTalkRobotBase.String(), "http://127.0.0.1:9999"},
 		"log format (file)":    {cfg.LogFormat, "json"},
 	} {
 		if c[0] != c[1] {

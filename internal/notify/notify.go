@@ -130,8 +130,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	msg := e.Message
-	if e.PlatformCode != 0 {
+	switch {
+	case e.PlatformCode != 0 && e.PlatformMessage != "":
 		msg = fmt.Sprintf("%s (platform code %d: %s)", msg, e.PlatformCode, e.PlatformMessage)
+	case e.PlatformCode != 0:
+		msg = fmt.Sprintf("%s (platform code %d)", msg, e.PlatformCode)
 	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()

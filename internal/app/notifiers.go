@@ -8,6 +8,7 @@ import (
 	"github.com/tocsinhq/tocsin/internal/httpapi"
 	"github.com/tocsinhq/tocsin/internal/notify"
 	"github.com/tocsinhq/tocsin/internal/notify/dingtalk"
+	"github.com/tocsinhq/tocsin/internal/notify/webhook"
 )
 
 // senders sends to a channel with the client of its platform. It is the
@@ -15,6 +16,7 @@ import (
 type senders struct {
 	env      channel.Env
 	dingtalk *dingtalk.Client
+	webhook  *webhook.Client
 }
 
 var _ httpapi.Sender = (*senders)(nil)
@@ -28,6 +30,15 @@ func (s *senders) SendNow(ctx context.Context, ch *channel.Channel, msg notify.M
 		}
 		rcpt, err := s.dingtalk.Send(ctx, dingTalkRobot(set), msg)
 		return httpapi.SendReport{Messages: rcpt.Sent, Notes: rcpt.Notes}, err
+	case *channel.Webhook:
+		if err := s.env.CheckURL(ch.Kind, set.URL.Reveal()); err != nil {
+			return httpapi.SendReport{}, hostRefused(err)
+		}
+		err := s.webhook.Send(ctx, webhook.Target{URL: set.URL, Secret: set.Secret, Receiver: ch.Name}, msg)
+		if err != nil {
+			return httpapi.SendReport{}, err
+		}
+		return httpapi.SendReport{Messages: 1}, nil
 	}
 	return httpapi.SendReport{}, &notify.Error{Action: notify.Permanent, Code: "unsupported-kind",
 		Message: fmt.Sprintf("sending to %s channels is not implemented yet", ch.Kind)}

@@ -26,6 +26,7 @@ import (
 	"github.com/tocsinhq/tocsin/internal/httpapi"
 	"github.com/tocsinhq/tocsin/internal/notify"
 	"github.com/tocsinhq/tocsin/internal/notify/dingtalk"
+	"github.com/tocsinhq/tocsin/internal/notify/webhook"
 	"github.com/tocsinhq/tocsin/internal/secret"
 	"github.com/tocsinhq/tocsin/internal/store"
 	"github.com/tocsinhq/tocsin/internal/store/postgres"
@@ -123,6 +124,7 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 	senders := &senders{
 		env:      env,
 		dingtalk: &dingtalk.Client{HTTP: httpClient, Now: time.Now, Timeout: cfg.SendTimeout},
+		webhook:  &webhook.Client{HTTP: httpClient, Now: time.Now, Timeout: cfg.SendTimeout},
 	}
 	api := httpapi.New(httpapi.Options{
 		Store:          st,

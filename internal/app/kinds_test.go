@@ -56,3 +56,43 @@ func TestWebhookChannelTestSend(t *testing.T) {
 		})
 	}
 }
+
+// TestWeComChannelTestSend test-sends through a WeCom robot channel and
+// translates WeCom's refusal of an unknown key.
+func TestWeComChannelTestSend(t *testing.T) {
+	fake, srv, err := notifytest.StartWeCom(notifytest.WeComOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	const key = "693a91f6-7aaa-4bc4-97a0-0ec2sifa5aaa"
+	fake.AddRobot(key, notifytest.WeComRobotConfig{})
+	tc := startTocsin(t, t.TempDir(), "--admin-token", testAdminToken, "--allow-hosts", strings.TrimPrefix(srv.URL, "http://"))
+	for _, c := range []struct {
+		name, key string
+		code      string
+	}{
+		{"known key", key, ""},
+		{"unknown key", "00000000-0000-0000-0000-000000000000", "token-unknown"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, ch := call(t, "POST", tc.base+"/api/v1/channels", testAdminToken, map[string]any{
+				"name": "wecom-" + c.name, "kind": "wecom_robot",
+				"settings": map[string]any{"webhook_url": fake.WebhookURL(srv.URL, c.key)},
+			})
+			if status != http.StatusCreated {
+				t.Fatalf("create: %d %v", status, ch)
+			}
+			_, res := call(t, "POST", tc.base+"/api/v1/channels/"+ch["id"].(string)+"/test", testAdminToken, nil)
+			if c.code == "" {
+				if res["ok"] != true || len(fake.Accepted(key)) != 1 || !strings.Contains(fake.Accepted(key)[0].Content, "wecom-known key") {
+					t.Errorf("test send: %v; accepted %+v", res, fake.Accepted(key))
+				}
+				return
+			}
+			if e, _ := res["error"].(map[string]any); e == nil || e["code"] != c.code || e["platform_code"] != float64(93000) || e["hint"] == "" {
+				t.Errorf("test send: %v, want %s / 93000 with a hint", res, c.code)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/tocsinhq/tocsin/internal/notify"
 	"github.com/tocsinhq/tocsin/internal/notify/dingtalk"
 	"github.com/tocsinhq/tocsin/internal/notify/webhook"
+	"github.com/tocsinhq/tocsin/internal/notify/wecom"
 )
 
 // senders sends to a channel with the client of its platform. It is the
@@ -17,6 +18,7 @@ type senders struct {
 	env      channel.Env
 	dingtalk *dingtalk.Client
 	webhook  *webhook.Client
+	wecom    *wecom.Client
 }
 
 var _ httpapi.Sender = (*senders)(nil)
@@ -29,6 +31,12 @@ func (s *senders) SendNow(ctx context.Context, ch *channel.Channel, msg notify.M
 			return httpapi.SendReport{}, hostRefused(err)
 		}
 		rcpt, err := s.dingtalk.Send(ctx, dingTalkRobot(set), msg)
+		return httpapi.SendReport{Messages: rcpt.Sent, Notes: rcpt.Notes}, err
+	case *channel.WeComRobot:
+		if err := s.env.CheckURL(ch.Kind, set.WebhookURL.Reveal()); err != nil {
+			return httpapi.SendReport{}, hostRefused(err)
+		}
+		rcpt, err := s.wecom.Send(ctx, wecom.Robot{WebhookURL: set.WebhookURL, MsgType: wecom.MsgType(set.MsgType)}, msg)
 		return httpapi.SendReport{Messages: rcpt.Sent, Notes: rcpt.Notes}, err
 	case *channel.Webhook:
 		if err := s.env.CheckURL(ch.Kind, set.URL.Reveal()); err != nil {

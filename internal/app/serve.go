@@ -27,6 +27,7 @@ import (
 	"github.com/tocsinhq/tocsin/internal/notify"
 	"github.com/tocsinhq/tocsin/internal/notify/dingtalk"
 	"github.com/tocsinhq/tocsin/internal/notify/webhook"
+	"github.com/tocsinhq/tocsin/internal/notify/wecom"
 	"github.com/tocsinhq/tocsin/internal/secret"
 	"github.com/tocsinhq/tocsin/internal/store"
 	"github.com/tocsinhq/tocsin/internal/store/postgres"
@@ -125,6 +126,7 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 		env:      env,
 		dingtalk: &dingtalk.Client{HTTP: httpClient, Now: time.Now, Timeout: cfg.SendTimeout},
 		webhook:  &webhook.Client{HTTP: httpClient, Now: time.Now, Timeout: cfg.SendTimeout},
+		wecom:    &wecom.Client{HTTP: httpClient, Timeout: cfg.SendTimeout},
 	}
 	api := httpapi.New(httpapi.Options{
 		Store:          st,

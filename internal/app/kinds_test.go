@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -94,5 +95,43 @@ func TestWeComChannelTestSend(t *testing.T) {
 				t.Errorf("test send: %v, want %s / 93000 with a hint", res, c.code)
 			}
 		})
+	}
+}
+
+// TestDingTalkAppChannelTestSend test-sends through an app robot to members
+// 1:1 and to a group; unknown members are reported, not silently dropped.
+func TestDingTalkAppChannelTestSend(t *testing.T) {
+	fake, srv, err := notifytest.StartDingTalkApp(notifytest.DingTalkAppOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	fake.AddApp("dingapp0001", "app-secret-0001", "dingapp0001")
+	fake.AddUsers("manager1234", "oncall5678")
+	fake.AddGroup("cidGroup0001==", "dingapp0001")
+	tc := startTocsin(t, t.TempDir(), "--admin-token", testAdminToken, "--allow-hosts", strings.TrimPrefix(srv.URL, "http://"))
+	status, ch := call(t, "POST", tc.base+"/api/v1/channels", testAdminToken, map[string]any{
+		"name": "app", "kind": "dingtalk_app",
+		"settings": map[string]any{"client_id": "dingapp0001", "client_secret": "app-secret-0001", "api_base_url": srv.URL,
+			"user_ids": []string{"manager1234", "oncall5678", "nobody999"}, "open_conversation_ids": []string{"cidGroup0001=="}},
+	})
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, ch)
+	}
+	if s := ch["settings"].(map[string]any); s["client_secret"] == "app-secret-0001" {
+		t.Error("client secret shown in clear")
+	}
+	_, res := call(t, "POST", tc.base+"/api/v1/channels/app/test", testAdminToken, nil)
+	if res["ok"] != true || res["messages"] != float64(3) {
+		t.Fatalf("test send: %v, want ok with 3 messages (2 members, 1 group)", res)
+	}
+	if notes := fmt.Sprint(res["notes"]); !strings.Contains(notes, "nobody999") {
+		t.Errorf("notes %s do not report the unknown member", notes)
+	}
+	if len(fake.AcceptedByUser("manager1234")) != 1 || len(fake.AcceptedInGroup("cidGroup0001==")) != 1 {
+		t.Error("the fake did not receive the 1:1 and group messages")
+	}
+	if n := fake.TokenFetches("dingapp0001"); n != 1 {
+		t.Errorf("%d token fetches, want 1", n)
 	}
 }

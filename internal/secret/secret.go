@@ -106,8 +106,11 @@ func (u *URL) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MaskURL masks every query value of raw. A raw string that does not parse
-// as a URL is masked whole, since it may be a bare token.
+// MaskURL masks every query value of raw, and every path segment that looks
+// like a token (Lark's /hook/<token>, Slack-style /services/T…/B…/…): 16 or
+// more letters, digits, '-' or '_', at least one of them a digit. A raw
+// string that does not parse as a URL is masked whole, since it may be a
+// bare token.
 func MaskURL(raw string) string {
 	if raw == "" {
 		return ""
@@ -117,6 +120,16 @@ func MaskURL(raw string) string {
 		return maskValue(raw)
 	}
 	p.User = nil
+	if segs := strings.Split(p.Path, "/"); slices.ContainsFunc(segs, looksLikeToken) {
+		for i, seg := range segs {
+			if looksLikeToken(seg) {
+				segs[i] = maskValue(seg)
+			}
+		}
+		// RawPath keeps the mask's asterisks unescaped in String().
+		p.Path = strings.Join(segs, "/")
+		p.RawPath = p.Path
+	}
 	if p.RawQuery != "" {
 		q := p.Query()
 		parts := make([]string, 0, len(q))
@@ -129,6 +142,23 @@ func MaskURL(raw string) string {
 		p.RawQuery = strings.Join(parts, "&")
 	}
 	return p.String()
+}
+
+func looksLikeToken(seg string) bool {
+	if len(seg) < 16 {
+		return false
+	}
+	digit := false
+	for _, r := range seg {
+		switch {
+		case r >= '0' && r <= '9':
+			digit = true
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '-', r == '_':
+		default:
+			return false
+		}
+	}
+	return digit
 }
 
 // Redact replaces every occurrence of each secret value in s with its mask.

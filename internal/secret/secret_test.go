@@ -44,6 +44,8 @@ func TestMaskURL(t *testing.T) {
 		{"https://oapi.dingtalk.com/robot/send?access_token=" + token, "https://oapi.dingtalk.com/robot/send?access_token=" + Mask + "cdef"},
 		{"http://user:pw@127.0.0.1:9/x?a=1&b=short", "http://127.0.0.1:9/x?a=" + Mask + "&b=" + Mask},
 		{"https://example.com/path", "https://example.com/path"},
+		{"https://open.feishu.cn/open-apis/bot/v2/hook/2f5e0b7a-1c3d-4e5f-8a9b-0c1d2e3f4a5b", "https://open.feishu.cn/open-apis/bot/v2/hook/" + Mask + "4a5b"},
+		{"https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXX1", "https://hooks.slack.com/services/T00000000/B00000000/" + Mask + "XXX1"},
 		{token, Mask + "cdef"},
 		{"", ""},
 	} {

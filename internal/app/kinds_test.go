@@ -135,3 +135,47 @@ func TestDingTalkAppChannelTestSend(t *testing.T) {
 		t.Errorf("%d token fetches, want 1", n)
 	}
 }
+
+// TestLarkChannelTestSend test-sends to a Lark bot that checks the body
+// signature and a keyword, and translates a keyword refusal.
+func TestLarkChannelTestSend(t *testing.T) {
+	fake, srv, err := notifytest.StartLark(notifytest.LarkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	const token, larkSecret = "2f5e0b7a-1c3d-4e5f-8a9b-0c1d2e3f4a5b", "lark-signing-secret"
+	fake.AddBot(token, notifytest.LarkBotConfig{Secret: larkSecret, Keywords: []string{"告警"}})
+	tc := startTocsin(t, t.TempDir(), "--admin-token", testAdminToken, "--allow-hosts", strings.TrimPrefix(srv.URL, "http://"))
+	for _, c := range []struct {
+		name    string
+		keyword string
+		code    string
+	}{
+		{"keyword and signature", "告警", ""},
+		{"wrong keyword", "deploy", "keyword-missing"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, ch := call(t, "POST", tc.base+"/api/v1/channels", testAdminToken, map[string]any{
+				"name": "lark-" + c.name, "kind": "lark_robot",
+				"settings": map[string]any{"webhook_url": fake.WebhookURL(srv.URL, token), "secret": larkSecret, "keywords": []string{c.keyword}},
+			})
+			if status != http.StatusCreated {
+				t.Fatalf("create: %d %v", status, ch)
+			}
+			if js := fmt.Sprint(ch); strings.Contains(js, token) || strings.Contains(js, larkSecret) {
+				t.Errorf("create answer shows a secret: %s", js)
+			}
+			_, res := call(t, "POST", tc.base+"/api/v1/channels/"+ch["id"].(string)+"/test", testAdminToken, nil)
+			if c.code == "" {
+				if res["ok"] != true || len(fake.Accepted(token)) != 1 {
+					t.Errorf("test send: %v; accepted %d", res, len(fake.Accepted(token)))
+				}
+				return
+			}
+			if e, _ := res["error"].(map[string]any); e == nil || e["code"] != c.code || e["platform_code"] != float64(19024) {
+				t.Errorf("test send: %v, want %s / 19024", res, c.code)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/tocsinhq/tocsin/internal/notify"
 	"github.com/tocsinhq/tocsin/internal/notify/dingtalk"
 	"github.com/tocsinhq/tocsin/internal/notify/dingtalkapp"
+	"github.com/tocsinhq/tocsin/internal/notify/lark"
 	"github.com/tocsinhq/tocsin/internal/notify/webhook"
 	"github.com/tocsinhq/tocsin/internal/notify/wecom"
 )
@@ -22,6 +23,7 @@ type senders struct {
 	webhook  *webhook.Client
 	wecom    *wecom.Client
 	app      *dingtalkapp.Client
+	lark     *lark.Client
 }
 
 var _ httpapi.Sender = (*senders)(nil)
@@ -40,6 +42,13 @@ func (s *senders) SendNow(ctx context.Context, ch *channel.Channel, msg notify.M
 			return httpapi.SendReport{}, hostRefused(err)
 		}
 		return s.sendApp(ctx, set, msg)
+	case *channel.LarkRobot:
+		if err := s.env.CheckURL(ch.Kind, set.WebhookURL.Reveal()); err != nil {
+			return httpapi.SendReport{}, hostRefused(err)
+		}
+		bot := lark.Bot{WebhookURL: set.WebhookURL, Secret: set.Secret, Keywords: set.Keywords, MsgType: lark.MsgType(set.MsgType)}
+		rcpt, err := s.lark.Send(ctx, bot, msg)
+		return httpapi.SendReport{Messages: rcpt.Sent, Notes: rcpt.Notes}, err
 	case *channel.WeComRobot:
 		if err := s.env.CheckURL(ch.Kind, set.WebhookURL.Reveal()); err != nil {
 			return httpapi.SendReport{}, hostRefused(err)

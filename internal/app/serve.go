@@ -27,6 +27,7 @@ import (
 	"github.com/tocsinhq/tocsin/internal/notify"
 	"github.com/tocsinhq/tocsin/internal/notify/dingtalk"
 	"github.com/tocsinhq/tocsin/internal/notify/dingtalkapp"
+	"github.com/tocsinhq/tocsin/internal/notify/lark"
 	"github.com/tocsinhq/tocsin/internal/notify/webhook"
 	"github.com/tocsinhq/tocsin/internal/notify/wecom"
 	"github.com/tocsinhq/tocsin/internal/secret"
@@ -129,6 +130,7 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 		webhook:  &webhook.Client{HTTP: httpClient, Now: time.Now, Timeout: cfg.SendTimeout},
 		wecom:    &wecom.Client{HTTP: httpClient, Timeout: cfg.SendTimeout},
 		app:      &dingtalkapp.Client{HTTP: httpClient, Now: time.Now, Timeout: cfg.SendTimeout},
+		lark:     &lark.Client{HTTP: httpClient, Now: time.Now, Timeout: cfg.SendTimeout},
 	}
 	api := httpapi.New(httpapi.Options{
 		Store:          st,

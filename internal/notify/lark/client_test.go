@@ -423,7 +423,10 @@ func TestNoSecretLeak(t *testing.T) {
 			if tt.url != "" {
 				b.WebhookURL = secret.NewURL(tt.url)
 			}
-			c := &Client{Timeout: 100 * time.Millisecond}
+			c := &Client{}
+			if tt.code == "timeout" { // only here: under load a normal answer may take longer
+				c.Timeout = 100 * time.Millisecond
+			}
 			_, err := c.Send(t.Context(), b, alertMessage())
 			var e *notify.Error
 			if !errors.As(err, &e) {

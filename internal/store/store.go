@@ -1,7 +1,8 @@
 // Package store is the storage contract every backend (store/sqlite,
 // store/postgres) implements, with the Go they share: id generation, error
 // kinds, the stored form of a channel (ChannelRecord, which seals channel
-// secrets so no backend ever writes one in clear), loading and running
+// secrets so no backend ever writes one in clear), the checks and messages
+// of contact groups' membership, loading and running
 // embedded migrations, and transactions. What the package does not have is
 // SQL: each backend writes its own, and its own migrations. The behaviour
 // both backends must have is pinned down by the one contract suite in
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/channel"
+	"github.com/tocsinhq/tocsin/internal/contact"
 )
 
 // Store is what Tocsin keeps. Implementations are safe for concurrent use.
@@ -36,12 +38,59 @@ type Store interface {
 	// UpdateChannel replaces the stored channel with ch.ID (all fields but
 	// ID and CreatedAt), setting UpdatedAt to now. ErrNotFound, ErrConflict.
 	UpdateChannel(ctx context.Context, ch *channel.Channel, now time.Time) error
-	// DeleteChannel removes a channel. ErrNotFound when there is none.
+	// DeleteChannel removes a channel. ErrNotFound when there is none;
+	// ErrConflict, naming the groups, while contact groups hold it.
 	DeleteChannel(ctx context.Context, id string) error
 	// ListChannels returns channels in id order (creation order), at most
 	// f.Limit of them, after the cursor f.Cursor; next is the cursor of the
 	// following page, "" on the last page.
 	ListChannels(ctx context.Context, f ChannelFilter) (items []*channel.Channel, next string, err error)
+
+	// CreateContact stores c, assigning ID, CreatedAt and UpdatedAt from
+	// now. ErrConflict when the name is taken (compared exactly).
+	CreateContact(ctx context.Context, c *contact.Contact, now time.Time) error
+	// GetContact returns the contact with that id, or ErrNotFound.
+	GetContact(ctx context.Context, id string) (*contact.Contact, error)
+	// GetContactByName returns the contact with that exact name, or
+	// ErrNotFound.
+	GetContactByName(ctx context.Context, name string) (*contact.Contact, error)
+	// UpdateContact replaces the stored contact with c.ID (all fields but
+	// ID and CreatedAt), setting UpdatedAt to now. ErrNotFound, ErrConflict.
+	UpdateContact(ctx context.Context, c *contact.Contact, now time.Time) error
+	// DeleteContact removes a contact. ErrNotFound when there is none;
+	// ErrConflict, naming the groups, while contact groups hold it: taking
+	// it out of them unasked would quietly change who gets paged.
+	DeleteContact(ctx context.Context, id string) error
+	// ListContacts returns contacts in id order (creation order), paged as
+	// ListChannels.
+	ListContacts(ctx context.Context, f ContactFilter) (items []*contact.Contact, next string, err error)
+
+	// CreateContactGroup stores g with its members, assigning ID, CreatedAt
+	// and UpdatedAt from now. g.ContactIDs and g.ChannelIDs are ids (see
+	// contact.Group.Resolve), each listed once; they are kept in their
+	// order. ErrConflict when the name is taken; ErrNotFound, naming them,
+	// when members do not exist. A repeated member id is refused with a
+	// plain error: the caller was to resolve it away.
+	CreateContactGroup(ctx context.Context, g *contact.Group, now time.Time) error
+	// GetContactGroup returns the group with that id and its members, or
+	// ErrNotFound.
+	GetContactGroup(ctx context.Context, id string) (*contact.Group, error)
+	// GetContactGroupByName returns the group with that exact name, or
+	// ErrNotFound.
+	GetContactGroupByName(ctx context.Context, name string) (*contact.Group, error)
+	// UpdateContactGroup replaces the stored group with g.ID, members
+	// included (all fields but ID and CreatedAt), setting UpdatedAt to now.
+	// ErrNotFound (the group, or members as in CreateContactGroup),
+	// ErrConflict.
+	UpdateContactGroup(ctx context.Context, g *contact.Group, now time.Time) error
+	// DeleteContactGroup removes a group and its memberships (never the
+	// contacts and channels themselves). ErrNotFound when there is none.
+	// Nothing refers to groups yet; once policies do, deleting a group a
+	// policy targets is to be refused.
+	DeleteContactGroup(ctx context.Context, id string) error
+	// ListContactGroups returns groups with their members in id order
+	// (creation order), paged as ListChannels.
+	ListContactGroups(ctx context.Context, f GroupFilter) (items []*contact.Group, next string, err error)
 
 	// Meta returns a server-wide value (the admin token hash, …), or
 	// ErrNotFound.
@@ -68,6 +117,25 @@ type ChannelFilter struct {
 	// Limit bounds the page; values outside 1..MaxLimit mean DefaultLimit.
 	Limit int
 	// Cursor is the next value of the previous page; "" starts at the top.
+	Cursor string
+}
+
+// ContactFilter selects contacts for ListContacts.
+type ContactFilter struct {
+	// Query matches contacts whose name, mobile or email contains it,
+	// case-insensitively; "" matches all.
+	Query string
+	// Limit and Cursor page as in ChannelFilter.
+	Limit  int
+	Cursor string
+}
+
+// GroupFilter selects contact groups for ListContactGroups.
+type GroupFilter struct {
+	// Query matches names containing it, case-insensitively; "" matches all.
+	Query string
+	// Limit and Cursor page as in ChannelFilter.
+	Limit  int
 	Cursor string
 }
 

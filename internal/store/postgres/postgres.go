@@ -82,6 +82,12 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &e) && e.Code == "23505"
 }
 
+// isForeignKeyViolation reports whether err is a foreign_key_violation.
+func isForeignKeyViolation(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23503"
+}
+
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 

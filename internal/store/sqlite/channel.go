@@ -74,10 +74,13 @@ func (db *DB) UpdateChannel(ctx context.Context, ch *channel.Channel, now time.T
 	return nil
 }
 
-// DeleteChannel removes the channel with that id.
+// DeleteChannel removes the channel with that id, unless a group holds it.
 func (db *DB) DeleteChannel(ctx context.Context, id string) error {
 	return store.InTx(ctx, db.db, nil, func(tx *sql.Tx) error {
-		return deleteChannel(ctx, tx, id)
+		if err := refuseHeld(ctx, tx, channelMembers, id); err != nil {
+			return err
+		}
+		return deleteByID(ctx, tx, "channels", "channel", id)
 	})
 }
 
@@ -137,21 +140,6 @@ func updateChannel(ctx context.Context, tx *sql.Tx, r store.ChannelRecord) (time
 		return time.Time{}, fmt.Errorf("update channel %s: %w", r.ID, err)
 	}
 	return time.UnixMilli(createdAt).UTC(), nil
-}
-
-func deleteChannel(ctx context.Context, tx *sql.Tx, id string) error {
-	res, err := tx.ExecContext(ctx, `DELETE FROM channels WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("delete channel %s: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete channel %s: %w", id, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("channel %s: %w", id, store.ErrNotFound)
-	}
-	return nil
 }
 
 func findChannelByID(ctx context.Context, tx *sql.Tx, id string) (store.ChannelRecord, error) {

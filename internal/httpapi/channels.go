@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -90,15 +89,7 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
 // lookupChannel finds a channel by id, or else by name, so URLs may use
 // either (as /hooks/alertmanager/{channel} does).
 func (s *Server) lookupChannel(r *http.Request) (*channel.Channel, error) {
-	ref := r.PathValue("id")
-	ch, err := s.opts.Store.GetChannel(r.Context(), ref)
-	if errors.Is(err, store.ErrNotFound) {
-		ch, err = s.opts.Store.GetChannelByName(r.Context(), ref)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, &Error{Status: http.StatusNotFound, Code: "not-found", Message: fmt.Sprintf("no channel has the id or name %q", ref)}
-	}
-	return ch, err
+	return lookup(r.Context(), r.PathValue("id"), "channel", s.opts.Store.GetChannel, s.opts.Store.GetChannelByName)
 }
 
 func (s *Server) getChannel(w http.ResponseWriter, r *http.Request) error {

@@ -19,6 +19,18 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/v1/channels/{id}", s.deleteChannel)
 	s.handle("POST /api/v1/channels/{id}/test", s.testChannel)
 
+	s.handle("GET /api/v1/contacts", s.listContacts)
+	s.handle("POST /api/v1/contacts", s.createContact)
+	s.handle("GET /api/v1/contacts/{id}", s.getContact)
+	s.handle("PUT /api/v1/contacts/{id}", s.updateContact)
+	s.handle("DELETE /api/v1/contacts/{id}", s.deleteContact)
+
+	s.handle("GET /api/v1/contact-groups", s.listContactGroups)
+	s.handle("POST /api/v1/contact-groups", s.createContactGroup)
+	s.handle("GET /api/v1/contact-groups/{id}", s.getContactGroup)
+	s.handle("PUT /api/v1/contact-groups/{id}", s.updateContactGroup)
+	s.handle("DELETE /api/v1/contact-groups/{id}", s.deleteContactGroup)
+
 	// Everything else under /api/ and /hooks/ answers JSON, after auth, so
 	// a typo reads as "no such route" rather than an HTML page.
 	s.handle("/api/", s.notFound)

@@ -13,6 +13,7 @@
 package dingtalk
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"unicode/utf8"
@@ -86,12 +87,27 @@ func (r Robot) keywords() []string {
 
 // mentions merges the robot's default mentions with a message's own, in that
 // order, without duplicates or blanks.
-func (r Robot) mentions(m notify.Mentions) notify.Mentions {
-	return notify.Mentions{
-		Mobiles: merge(r.AtMobiles, m.Mobiles),
-		UserIDs: merge(r.AtUserIDs, m.UserIDs),
-		All:     r.AtAll || m.All,
+// mentions merges the robot's own mention lists with the message's, and
+// turns each person into the identity DingTalk notifies by: their user ID,
+// else their mobile. People with neither are named in notes, so a person
+// who was not paged is never dropped in silence.
+func (r Robot) mentions(m notify.Mentions) (_ notify.Mentions, notes []string) {
+	var mobiles, userIDs []string
+	for _, p := range m.People {
+		switch {
+		case strings.TrimSpace(p.DingTalkUserID) != "":
+			userIDs = append(userIDs, p.DingTalkUserID)
+		case strings.TrimSpace(p.Mobile) != "":
+			mobiles = append(mobiles, p.Mobile)
+		default:
+			notes = append(notes, fmt.Sprintf("mentions: %s has no mobile or DingTalk user ID, so DingTalk could not notify them", p.Name))
+		}
 	}
+	return notify.Mentions{
+		Mobiles: merge(r.AtMobiles, m.Mobiles, mobiles),
+		UserIDs: merge(r.AtUserIDs, m.UserIDs, userIDs),
+		All:     r.AtAll || m.All,
+	}, notes
 }
 
 func merge(lists ...[]string) []string {

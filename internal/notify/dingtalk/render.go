@@ -97,8 +97,7 @@ func (r Robot) render(msg notify.Message, limit int) (Rendered, error) {
 	if title == "" && text == "" && len(l.buttons) == 0 {
 		return Rendered{}, invalid("empty-message", "the message has no title, text or button", "check the template: it rendered nothing")
 	}
-	mentions := r.mentions(msg.Mentions)
-	var notes []string
+	mentions, notes := r.mentions(msg.Mentions)
 	switch l.typ {
 	case MsgMarkdown, MsgText:
 	case MsgActionCard:

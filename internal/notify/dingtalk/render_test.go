@@ -584,3 +584,32 @@ func encodedSize(t testing.TB, v any) int {
 	}
 	return n
 }
+
+func TestRenderMentionsPeople(t *testing.T) {
+	r := Robot{AtMobiles: []string{"13900000000"}}
+	msg := notify.Message{Title: "Disk full", Text: "db-1", Mentions: notify.Mentions{People: []notify.Person{
+		{Name: "Alice", DingTalkUserID: "alice01", Mobile: "13800000000"}, // the user ID wins
+		{Name: "Bob", Mobile: "+852-12345678"},
+		{Name: "Carol", Email: "carol@example.com"},
+	}}}
+	rd, err := r.Render(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := rd.Parts[0].At
+	if diff := cmp.Diff([]string{"13900000000", "+852-12345678"}, at.AtMobiles); diff != "" {
+		t.Errorf("atMobiles (-want +got): %s", diff)
+	}
+	if diff := cmp.Diff([]string{"alice01"}, at.AtUserIDs); diff != "" {
+		t.Errorf("atUserIds (-want +got): %s", diff)
+	}
+	_, body := titleBody(rd.Parts[0])
+	for _, want := range []string{"@13900000000", "@+852-12345678", "@alice01"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("text lacks %s, so DingTalk would not notify them:\n%s", want, body)
+		}
+	}
+	if !hasNote(rd, "Carol") {
+		t.Errorf("notes %q do not report Carol, who has no DingTalk identity", rd.Notes)
+	}
+}

@@ -4,18 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
-	"github.com/tocsinhq/tocsin/internal/secret"
 )
 
 // DefaultTimeout bounds one request when Client.Timeout is zero.
@@ -41,36 +37,18 @@ type Client struct {
 	Timeout time.Duration
 }
 
-// Receipt says how far Send got.
-type Receipt struct {
-	// Parts is how many payloads the message was rendered into.
-	Parts int
-	// Sent is how many of them DingTalk accepted: parts 1 to Sent went
-	// out, in order, and Send stopped at the next one.
-	Sent int
-	// Notes are Rendered.Notes: what DingTalk could not carry as asked.
-	Notes []string
-}
-
 // Send renders msg for the robot and posts every part in order, stopping at
 // the first failure. Sending the same message again after a failure posts
 // every part again; with msg.ID set, DingTalk drops the parts it already
 // has (msgUuid), so nobody sees a part twice.
 //
 // Every error is a *notify.Error, free of the access token and the secret.
-func (c *Client) Send(ctx context.Context, r Robot, msg notify.Message) (Receipt, error) {
+func (c *Client) Send(ctx context.Context, r Robot, msg notify.Message) (notify.Receipt, error) {
 	rd, err := r.Render(msg)
 	if err != nil {
-		return Receipt{}, notify.AsError(err)
+		return notify.Receipt{}, notify.AsError(err)
 	}
-	rc := Receipt{Parts: len(rd.Parts), Notes: rd.Notes}
-	for _, p := range rd.Parts {
-		if err := c.Post(ctx, r, p); err != nil {
-			return rc, err
-		}
-		rc.Sent++
-	}
-	return rc, nil
+	return notify.SendParts(rd.Parts, rd.Notes, func(p Payload) error { return c.Post(ctx, r, p) })
 }
 
 // Post sends one payload to the robot, signed if the robot has a secret,
@@ -86,11 +64,11 @@ func (c *Client) Post(ctx context.Context, r Robot, p Payload) error {
 		return &notify.Error{Action: notify.Permanent, Code: "internal", Message: "the payload does not encode as JSON: this is a bug in Tocsin", Err: err}
 	}
 	if len(body) > MaxBodyBytes {
-		return tooLong.with(0, "", fmt.Errorf("the body is %d bytes; Tocsin did not send it", len(body)))
+		return tooLong.With(0, "", fmt.Errorf("the body is %d bytes; Tocsin did not send it", len(body)))
 	}
 	target, sign, err := r.sendURL(c.now())
 	if err != nil {
-		return badWebhook.with(0, "", hide.err(err))
+		return badWebhook.With(0, "", hide.Err(err))
 	}
 	hide = append(hide, sign, url.QueryEscape(sign))
 
@@ -98,17 +76,17 @@ func (c *Client) Post(ctx context.Context, r Robot, p Payload) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return badWebhook.with(0, "", hide.err(err))
+		return badWebhook.With(0, "", hide.Err(err))
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err := c.client().Do(req)
 	if err != nil {
-		return transport(err).with(0, "", hide.err(err))
+		return transport(err).With(0, "", hide.Err(err))
 	}
 	defer notify.DrainClose(resp.Body)
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return transport(err).with(0, "", hide.err(fmt.Errorf("read the answer: %w", err)))
+		return transport(err).With(0, "", hide.Err(fmt.Errorf("read the answer: %w", err)))
 	}
 	return read(resp.StatusCode, resp.Header, answer, hide)
 }
@@ -137,13 +115,13 @@ func (c *Client) timeout() time.Duration {
 // read turns DingTalk's answer into nil or an error. Only an errcode of 0
 // in an HTTP 200 is success; an errcode that comes with another non-5xx
 // status explains it better than the status does.
-func read(status int, header http.Header, body []byte, h redactor) error {
+func read(status int, header http.Header, body []byte, h notify.Redactor) error {
 	var a struct {
 		ErrCode *int   `json:"errcode"`
 		ErrMsg  string `json:"errmsg"`
 	}
 	decoded := json.Unmarshal(body, &a) == nil && a.ErrCode != nil
-	code, errmsg := 0, h.text(clean(a.ErrMsg))
+	code, errmsg := 0, h.Text(clean(a.ErrMsg))
 	if decoded {
 		code = *a.ErrCode
 	}
@@ -157,78 +135,41 @@ func read(status int, header http.Header, body []byte, h redactor) error {
 		return classify(code, errmsg)
 	case status == http.StatusOK:
 		start := clean(string(body[:min(len(body), 120)]))
-		return notDingTalk.with(0, "", fmt.Errorf("the answer starts %q", h.text(start)))
+		return notDingTalk.With(0, "", fmt.Errorf("the answer starts %q", h.Text(start)))
 	case status >= 500:
-		e = serverError.with(code, errmsg, statusErr)
+		e = serverError.With(code, errmsg, statusErr)
 	case decoded && code != 0:
 		e = classify(code, errmsg)
 		e.Err = statusErr
 		return e
 	case status == http.StatusFound || status == http.StatusSeeOther || status == http.StatusTemporaryRedirect:
-		return redirected.with(0, "", statusErr)
+		return redirected.With(0, "", statusErr)
 	case status == http.StatusMovedPermanently || status == http.StatusPermanentRedirect:
-		return movedPermanently.with(0, "", statusErr)
+		return movedPermanently.With(0, "", statusErr)
 	case status == http.StatusTooManyRequests:
-		e = rateLimited.with(code, errmsg, statusErr)
+		e = rateLimited.With(code, errmsg, statusErr)
 	default:
-		return httpStatus.with(code, errmsg, statusErr)
+		return httpStatus.With(code, errmsg, statusErr)
 	}
-	if d := retryAfter(header); d > 0 {
+	if d := notify.RetryAfter(header); d > 0 {
 		e.RetryAfter = d
 	}
 	return e
 }
 
-// retryAfter reads a Retry-After header given in seconds.
-func retryAfter(h http.Header) time.Duration {
-	s, err := strconv.Atoi(h.Get("Retry-After"))
-	if err != nil || s <= 0 {
-		return 0
-	}
-	return time.Duration(s) * time.Second
-}
-
 // transport picks the verdict on a failure to get an answer at all.
-func transport(err error) verdict {
-	var ne net.Error
-	switch {
-	case errors.Is(err, notify.ErrAddressRefused):
-		return addressRefused
-	case errors.Is(err, context.Canceled):
-		return canceled
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return timeout
-	}
-	return network
+func transport(err error) notify.Verdict {
+	return notify.TransportVerdict(err, "DingTalk", addressRefused)
 }
 
-// redactor lists what must never leave Post in clear: the webhook URL, its
-// access token, the signing secret, and the request's signature (valid for
-// an hour, so it could be replayed).
-type redactor []string
-
-func secretsOf(r Robot) redactor {
-	h := redactor{r.WebhookURL.Reveal(), r.Secret.Reveal()}
+// secretsOf lists what must never leave Post in clear: the webhook URL, its
+// access token, the signing secret, and (appended by Post) the request's
+// signature, valid for an hour, so it could be replayed.
+func secretsOf(r Robot) notify.Redactor {
+	h := notify.Redactor{r.WebhookURL.Reveal(), r.Secret.Reveal()}
 	if u, err := url.Parse(r.WebhookURL.Reveal()); err == nil {
 		tok := u.Query().Get("access_token")
 		h = append(h, tok, url.QueryEscape(tok))
 	}
 	return h
-}
-
-func (h redactor) text(s string) string { return secret.Redact(s, h...) }
-
-// err makes err fit to return. http.Client and url.Parse return a
-// *url.Error that quotes the whole URL, token and signature included; it is
-// rebuilt around the masked URL, which keeps errors.Is working on its
-// cause. An error whose text would still show a secret is flattened to
-// redacted text.
-func (h redactor) err(err error) error {
-	if ue, ok := err.(*url.Error); ok { // the outermost one is what quotes the URL
-		err = &url.Error{Op: ue.Op, URL: secret.MaskURL(ue.URL), Err: ue.Err}
-	}
-	if s := err.Error(); h.text(s) != s {
-		return errors.New(h.text(s))
-	}
-	return err
 }

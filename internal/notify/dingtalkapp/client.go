@@ -8,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +16,6 @@ import (
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
-	"github.com/tocsinhq/tocsin/internal/secret"
 )
 
 // DefaultTimeout bounds one request when Client.Timeout is zero.
@@ -225,7 +222,7 @@ func (c *Client) SendToUsers(ctx context.Context, app App, userIDs []string, msg
 		if e := c.call(ctx, app, batchSendPath, req, &a); e != nil {
 			b.Err = e
 			first = cmp.Or(first, e)
-			if e.Code != userIDsRefused.code {
+			if e.Code != userIDsRefused.Code {
 				stop = e
 			}
 			continue
@@ -278,7 +275,7 @@ func (c *Client) SendToGroup(ctx context.Context, app App, openConversationID st
 	}
 	cid := strings.TrimSpace(openConversationID)
 	if cid == "" {
-		return GroupReceipt{}, invalid(conversationRefused.code, "the channel names no group", conversationRefused.hint)
+		return GroupReceipt{}, invalid(conversationRefused.Code, "the channel names no group", conversationRefused.Hint)
 	}
 	rd, err := Render(msg)
 	if err != nil {
@@ -325,7 +322,7 @@ func (c *Client) call(ctx context.Context, app App, path string, in, out any) *n
 			return err
 		}
 		err = c.post(ctx, app, path, tok, in, out)
-		if err == nil || err.Code != authFailed.code || retried {
+		if err == nil || err.Code != authFailed.Code || retried {
 			return err
 		}
 		c.invalidate(app, tok)
@@ -336,7 +333,7 @@ func (c *Client) call(ctx context.Context, app App, path string, in, out any) *n
 // (if any) in its header. A 2xx answer is decoded into out; anything else
 // becomes a classified error, free of the secret and the token.
 func (c *Client) post(ctx context.Context, app App, path, token string, in, out any) *notify.Error {
-	hide := redactor{app.ClientSecret.Reveal(), token}
+	hide := notify.Redactor{app.ClientSecret.Reveal(), token}
 	body, err := marshal(in)
 	if err != nil {
 		return &notify.Error{Action: notify.Permanent, Code: "internal", Message: "the request does not encode as JSON: this is a bug in Tocsin", Err: err}
@@ -345,7 +342,7 @@ func (c *Client) post(ctx context.Context, app App, path, token string, in, out 
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, app.baseURL()+path, bytes.NewReader(body))
 	if err != nil {
-		return invalidApp.with("", hide.err(err))
+		return invalidApp.With(0, "", hide.Err(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -354,12 +351,12 @@ func (c *Client) post(ctx context.Context, app App, path, token string, in, out 
 	}
 	resp, err := c.client().Do(req)
 	if err != nil {
-		return transport(err).with("", hide.err(err))
+		return transport(err).With(0, "", hide.Err(err))
 	}
 	defer notify.DrainClose(resp.Body)
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return transport(err).with("", hide.err(fmt.Errorf("read the answer: %w", err)))
+		return transport(err).With(0, "", hide.Err(fmt.Errorf("read the answer: %w", err)))
 	}
 	return read(resp.StatusCode, resp.Header, answer, out, path == tokenPath, hide)
 }
@@ -373,26 +370,30 @@ type errorAnswer struct {
 
 // read turns an answer into nil (2xx, decoded into out) or an error. A 2xx
 // answer is quoted nowhere, as the token endpoint's carries the token.
-func read(status int, h http.Header, body []byte, out any, fromToken bool, hide redactor) *notify.Error {
+// The app API's codes are strings, which notify.Error's PlatformCode (an
+// int) cannot hold, so the code goes into Err with the HTTP status and
+// DingTalk's request ID (which DingTalk support asks for); PlatformMessage
+// is DingTalk's message as received.
+func read(status int, h http.Header, body []byte, out any, fromToken bool, hide notify.Redactor) *notify.Error {
 	if status >= 200 && status < 300 {
 		if !isObject(body) || json.Unmarshal(body, out) != nil {
-			return notDingTalk.with("", fmt.Errorf("HTTP %d with %d bytes of %q", status, len(body), h.Get("Content-Type")))
+			return notDingTalk.With(0, "", fmt.Errorf("HTTP %d with %d bytes of %q", status, len(body), h.Get("Content-Type")))
 		}
 		return nil
 	}
 	var a errorAnswer
 	_ = json.Unmarshal(body, &a) // without them, the status decides
-	code := hide.text(clean(a.Code))
+	code := hide.Text(clean(a.Code))
 	v := classify(status, a.Code, fromToken)
 	detail := "HTTP " + strconv.Itoa(status)
 	if code != "" {
 		detail += ", code " + code
 	}
 	if id := cmp.Or(a.RequestID, h.Get("x-acs-request-id")); id != "" {
-		detail += ", request ID " + hide.text(clean(id))
+		detail += ", request ID " + hide.Text(clean(id))
 	}
-	e := v.with(hide.text(clean(a.Message)), errors.New(detail))
-	if d := retryAfter(h); d > 0 && e.Action == notify.Retry {
+	e := v.With(0, hide.Text(clean(a.Message)), errors.New(detail))
+	if d := notify.RetryAfter(h); d > 0 && e.Action == notify.Retry {
 		e.RetryAfter = d
 	}
 	return e
@@ -417,48 +418,9 @@ func marshal(v any) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// retryAfter reads a Retry-After header given in seconds.
-func retryAfter(h http.Header) time.Duration {
-	s, err := strconv.Atoi(h.Get("Retry-After"))
-	if err != nil || s <= 0 {
-		return 0
-	}
-	return time.Duration(s) * time.Second
-}
-
 // transport picks the verdict on a failure to get an answer at all.
-func transport(err error) verdict {
-	var ne net.Error
-	switch {
-	case errors.Is(err, notify.ErrAddressRefused):
-		return addressRefused
-	case errors.Is(err, context.Canceled):
-		return canceled
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return timeout
-	}
-	return network
-}
-
-// redactor lists what must never leave the package in clear: the client
-// secret and the access token in use.
-type redactor []string
-
-func (h redactor) text(s string) string { return secret.Redact(s, h...) }
-
-// err makes err fit to return. http.Client returns a *url.Error quoting the
-// URL, which holds no secret here but might hold a password if the base
-// URL does; it is rebuilt around the masked URL, keeping errors.Is working
-// on its cause. An error whose text would still show a secret is flattened
-// to redacted text.
-func (h redactor) err(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		err = &url.Error{Op: ue.Op, URL: secret.MaskURL(ue.URL), Err: ue.Err}
-	}
-	if s := err.Error(); h.text(s) != s {
-		return errors.New(h.text(s))
-	}
-	return err
+func transport(err error) notify.Verdict {
+	return notify.TransportVerdict(err, "DingTalk", addressRefused)
 }
 
 // uniqueIDs returns ids trimmed, without blanks or repeats, in order.

@@ -17,32 +17,6 @@ const (
 	sendWait = time.Minute
 )
 
-// verdict is what Tocsin makes of one kind of refusal: what to do and what
-// to tell a person.
-type verdict struct {
-	action     notify.Action
-	code       string
-	message    string
-	hint       string
-	retryAfter time.Duration
-}
-
-// with makes the error for one refusal. The app API's codes are strings,
-// which notify.Error's PlatformCode (an int) cannot hold, so the code goes
-// into Err with the HTTP status and DingTalk's request ID (which DingTalk
-// support asks for); PlatformMessage is DingTalk's message as received.
-func (v verdict) with(platformMessage string, err error) *notify.Error {
-	return &notify.Error{
-		Action:          v.action,
-		Code:            v.code,
-		PlatformMessage: platformMessage,
-		Message:         v.message,
-		Hint:            v.hint,
-		RetryAfter:      v.retryAfter,
-		Err:             err,
-	}
-}
-
 // Hints that several verdicts share.
 const (
 	credentialsHint = "copy the Client ID and Client Secret again from the app's Credentials page in the DingTalk developer console; a secret that was reset there must be replaced here too"
@@ -54,42 +28,42 @@ const (
 var (
 	// authFailed: DingTalk refused a token it had just issued, or the
 	// call's token twice in a row.
-	authFailed = verdict{notify.Permanent, "app-auth-failed",
-		"DingTalk refused the app's access token even after fetching a fresh one", credentialsHint, 0}
+	authFailed = notify.Verdict{Action: notify.Permanent, Code: "app-auth-failed",
+		Message: "DingTalk refused the app's access token even after fetching a fresh one", Hint: credentialsHint}
 	// userIDsRefused is the one refusal about a batch's users rather
 	// than the app or the message: the other batches may still go.
-	userIDsRefused = verdict{notify.Permanent, "user-ids-invalid",
-		"DingTalk refused the list of user IDs",
-		"user IDs are DingTalk staff IDs (userid) from the organisation's address book, not mobile numbers, union IDs or names", 0}
+	userIDsRefused = notify.Verdict{Action: notify.Permanent, Code: "user-ids-invalid",
+		Message: "DingTalk refused the list of user IDs",
+		Hint:    "user IDs are DingTalk staff IDs (userid) from the organisation's address book, not mobile numbers, union IDs or names"}
 )
 
 var (
-	credentialsRefused = verdict{notify.Permanent, "app-auth-failed",
-		"DingTalk refused the app's Client ID or Client Secret", credentialsHint, 0}
-	robotCodeRefused = verdict{notify.Permanent, "robot-code-invalid",
-		"DingTalk does not accept the robot code for this app",
-		"the robot code must be this app's own robot, shown on the app's robot page in the developer console; for an internal app it is usually the Client ID, which Tocsin uses when the robot code is left empty. For a group, the robot must also have been added to it", 0}
-	badRequest = verdict{notify.Permanent, "bad-request",
-		"DingTalk cannot read the request Tocsin sent", bugHint, 0}
-	conversationRefused = verdict{notify.Permanent, "conversation-invalid",
-		"DingTalk does not know the group's openConversationId",
-		"copy the group's openConversationId (cid…) again, and check that the app's robot has been added to the group", 0}
-	robotStopped = verdict{notify.Permanent, "robot-disabled", "the app's robot is stopped",
-		"enable the robot again on the app's robot page in the developer console and publish the app", 0}
-	permissionDenied = verdict{notify.Permanent, "permission-denied",
-		"DingTalk denied the app access to the API",
-		"grant the app the robot messaging permissions in the developer console's permission management, and if the app has an IP allowlist add this server's egress IP to it", 0}
-	tooFast = verdict{notify.Retry, "rate-limited",
-		"DingTalk is rate-limiting the app robot", rateHint, sendWait}
-	qpsLimited = verdict{notify.Retry, "rate-limited",
-		"DingTalk's gateway is limiting the app's calls per second", rateHint, qpsWait}
-	unknownCode = verdict{notify.Permanent, "platform-error", "DingTalk refused the request",
-		"read DingTalk's message below; the code is not one Tocsin knows", 0}
+	credentialsRefused = notify.Verdict{Action: notify.Permanent, Code: "app-auth-failed",
+		Message: "DingTalk refused the app's Client ID or Client Secret", Hint: credentialsHint}
+	robotCodeRefused = notify.Verdict{Action: notify.Permanent, Code: "robot-code-invalid",
+		Message: "DingTalk does not accept the robot code for this app",
+		Hint:    "the robot code must be this app's own robot, shown on the app's robot page in the developer console; for an internal app it is usually the Client ID, which Tocsin uses when the robot code is left empty. For a group, the robot must also have been added to it"}
+	badRequest = notify.Verdict{Action: notify.Permanent, Code: "bad-request",
+		Message: "DingTalk cannot read the request Tocsin sent", Hint: bugHint}
+	conversationRefused = notify.Verdict{Action: notify.Permanent, Code: "conversation-invalid",
+		Message: "DingTalk does not know the group's openConversationId",
+		Hint:    "copy the group's openConversationId (cid…) again, and check that the app's robot has been added to the group"}
+	robotStopped = notify.Verdict{Action: notify.Permanent, Code: "robot-disabled", Message: "the app's robot is stopped",
+		Hint: "enable the robot again on the app's robot page in the developer console and publish the app"}
+	permissionDenied = notify.Verdict{Action: notify.Permanent, Code: "permission-denied",
+		Message: "DingTalk denied the app access to the API",
+		Hint:    "grant the app the robot messaging permissions in the developer console's permission management, and if the app has an IP allowlist add this server's egress IP to it"}
+	tooFast = notify.Verdict{Action: notify.Retry, Code: "rate-limited",
+		Message: "DingTalk is rate-limiting the app robot", Hint: rateHint, RetryAfter: sendWait}
+	qpsLimited = notify.Verdict{Action: notify.Retry, Code: "rate-limited",
+		Message: "DingTalk's gateway is limiting the app's calls per second", Hint: rateHint, RetryAfter: qpsWait}
+	unknownCode = notify.Verdict{Action: notify.Permanent, Code: "platform-error", Message: "DingTalk refused the request",
+		Hint: "read DingTalk's message below; the code is not one Tocsin knows"}
 )
 
 // codes classifies the app API's error codes (chat-apis §2.5). Codes not
 // listed fall back on their prefix (prefixes), then on the HTTP status.
-var codes = map[string]verdict{
+var codes = map[string]notify.Verdict{
 	// DingTalk answers 400 (sometimes 401) for a token that is missing,
 	// expired or revoked. The client fetches a token and tries once more
 	// before it reports this.
@@ -123,7 +97,7 @@ var codes = map[string]verdict{
 // (robotCode.notExist spelled right, say) without changing what they mean.
 var prefixes = []struct {
 	prefix string
-	verdict
+	notify.Verdict
 }{
 	{"invalidParameter.robotCode.", robotCodeRefused},
 	{"invalidParameter.userIds.", userIDsRefused},
@@ -137,42 +111,39 @@ var prefixes = []struct {
 // Verdicts on answers without a code Tocsin knows, and on failures to get
 // an answer at all.
 var (
-	serverError = verdict{notify.Retry, "server-error", "DingTalk answered with a server error", "", 0}
+	serverError = notify.Verdict{Action: notify.Retry, Code: "server-error", Message: "DingTalk answered with a server error"}
 	// 429 without a code: a gateway in front of the API limiting us.
-	rateLimited = verdict{notify.Retry, "rate-limited", "DingTalk is rate-limiting the app", rateHint, sendWait}
-	httpStatus  = verdict{notify.Permanent, "http-status",
-		"DingTalk refused the request with an unexpected HTTP status",
-		"check the channel's base URL: leave it empty for " + DefaultBaseURL, 0}
-	notDingTalk = verdict{notify.Retry, "unexpected-response",
-		"the answer was not DingTalk's: HTTP 2xx without the JSON it should carry",
-		"if this lasts, check that the base URL points at DingTalk and that no proxy answers in its place", 0}
-	network        = verdict{notify.Retry, "network", "could not reach DingTalk", "", 0}
-	timeout        = verdict{notify.Retry, "timeout", "DingTalk did not answer in time", "", 0}
-	canceled       = verdict{notify.Retry, "canceled", "sending was canceled", "", 0}
-	addressRefused = verdict{notify.Permanent, "address-not-allowed",
-		"Tocsin refused to connect: the API's host resolves to a private, loopback or link-local address",
-		"if this host is meant to be reached (a proxy, a local DingTalk-compatible server), start tocsin with --allow-hosts naming it", 0}
-	invalidApp = verdict{notify.Permanent, "invalid-app", "the app's settings are not usable",
-		"fill in the Client ID and Client Secret from the app's Credentials page in the DingTalk developer console", 0}
+	rateLimited = notify.Verdict{Action: notify.Retry, Code: "rate-limited", Message: "DingTalk is rate-limiting the app", Hint: rateHint, RetryAfter: sendWait}
+	httpStatus  = notify.Verdict{Action: notify.Permanent, Code: "http-status",
+		Message: "DingTalk refused the request with an unexpected HTTP status",
+		Hint:    "check the channel's base URL: leave it empty for " + DefaultBaseURL}
+	notDingTalk = notify.Verdict{Action: notify.Retry, Code: "unexpected-response",
+		Message: "the answer was not DingTalk's: HTTP 2xx without the JSON it should carry",
+		Hint:    "if this lasts, check that the base URL points at DingTalk and that no proxy answers in its place"}
+	addressRefused = notify.Verdict{Action: notify.Permanent, Code: "address-not-allowed",
+		Message: "Tocsin refused to connect: the API's host resolves to a private, loopback or link-local address",
+		Hint:    "if this host is meant to be reached (a proxy, a local DingTalk-compatible server), start tocsin with --allow-hosts naming it"}
+	invalidApp = notify.Verdict{Action: notify.Permanent, Code: "invalid-app", Message: "the app's settings are not usable",
+		Hint: "fill in the Client ID and Client Secret from the app's Credentials page in the DingTalk developer console"}
 )
 
 // classify picks the verdict on a non-2xx answer from the API's code and
 // the HTTP status. fromToken is true for the token endpoint.
-func classify(status int, code string, fromToken bool) verdict {
+func classify(status int, code string, fromToken bool) notify.Verdict {
 	v, ok := codes[code]
 	if !ok {
 		for _, p := range prefixes {
 			if strings.HasPrefix(code, p.prefix) {
-				v, ok = p.verdict, true
+				v, ok = p.Verdict, true
 				break
 			}
 		}
 	}
 	switch {
-	case status >= 500 && (!ok || v.action != notify.Retry):
+	case status >= 500 && (!ok || v.Action != notify.Retry):
 		// The server's fault, whatever its code says.
 		return serverError
-	case fromToken && ok && v.action != notify.Retry && v != permissionDenied && code != "Missingbody":
+	case fromToken && ok && v.Action != notify.Retry && v != permissionDenied && code != "Missingbody":
 		// At the token endpoint the credentials are all a request can
 		// get wrong besides its shape; DingTalk's code for them is not
 		// documented, so any refusal of them gets the credentials hint.

@@ -76,7 +76,7 @@ func TestClassify(t *testing.T) {
 	for _, tt := range tests {
 		seen[tt.code] = true
 		t.Run(fmt.Sprintf("%d %s token=%t", tt.status, tt.code, tt.fromToken), func(t *testing.T) {
-			e := classify(tt.status, tt.code, tt.fromToken).with("说明", nil)
+			e := classify(tt.status, tt.code, tt.fromToken).With(0, "说明", nil)
 			if e.Action != tt.action || e.Code != tt.want || e.RetryAfter != tt.retryAfter {
 				t.Errorf("got %s %q after %v, want %s %q after %v", e.Action, e.Code, e.RetryAfter, tt.action, tt.want, tt.retryAfter)
 			}

@@ -94,11 +94,11 @@ func (a App) check() error {
 	u, err := url.Parse(a.baseURL())
 	switch {
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		return invalidApp.with("", errors.New("the base URL must be an http or https URL with a host"))
+		return invalidApp.With(0, "", errors.New("the base URL must be an http or https URL with a host"))
 	case strings.TrimSpace(a.ClientID) == "":
-		return invalidApp.with("", errors.New("the client ID is empty"))
+		return invalidApp.With(0, "", errors.New("the client ID is empty"))
 	case a.ClientSecret.IsZero():
-		return invalidApp.with("", errors.New("the client secret is empty"))
+		return invalidApp.With(0, "", errors.New("the client secret is empty"))
 	}
 	return nil
 }

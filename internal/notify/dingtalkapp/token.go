@@ -74,11 +74,11 @@ func (c *Client) token(ctx context.Context, app App) (string, *notify.Error) {
 			select {
 			case <-f.done:
 			case <-ctx.Done():
-				return "", transport(ctx.Err()).with("", ctx.Err())
+				return "", transport(ctx.Err()).With(0, "", ctx.Err())
 			}
 			// The fetcher's own context ending says nothing about the
 			// app: fetch again, unless ours has ended too.
-			if f.err != nil && f.err.Code == canceled.code && ctx.Err() == nil {
+			if f.err != nil && f.err.Code == notify.Canceled.Code && ctx.Err() == nil {
 				continue
 			}
 			return f.token, f.err
@@ -163,7 +163,7 @@ func (c *Client) fetchToken(ctx context.Context, app App) (string, time.Duration
 		return "", 0, err
 	}
 	if a.AccessToken == "" {
-		return "", 0, notDingTalk.with("", errNoToken)
+		return "", 0, notDingTalk.With(0, "", errNoToken)
 	}
 	life := time.Duration(a.ExpireIn) * time.Second
 	if a.ExpireIn <= 0 || a.ExpireIn > int64(24*time.Hour/time.Second) {

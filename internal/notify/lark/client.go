@@ -4,18 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
-	"github.com/tocsinhq/tocsin/internal/secret"
 )
 
 // DefaultTimeout bounds one request when Client.Timeout is zero.
@@ -41,17 +37,6 @@ type Client struct {
 	Timeout time.Duration
 }
 
-// Receipt says how far Send got.
-type Receipt struct {
-	// Parts is how many payloads the message was rendered into.
-	Parts int
-	// Sent is how many of them Lark accepted: parts 1 to Sent went out, in
-	// order, and Send stopped at the next one.
-	Sent int
-	// Notes are Rendered.Notes: what Lark could not carry as asked.
-	Notes []string
-}
-
 // Send renders msg for the bot and posts every part in order, stopping at
 // the first failure. Lark's webhook has no idempotency key, so sending the
 // same message again after a failure posts parts 1 to Sent a second time;
@@ -59,19 +44,12 @@ type Receipt struct {
 // Sent+1 itself.
 //
 // Every error is a *notify.Error, free of the webhook token and the secret.
-func (c *Client) Send(ctx context.Context, b Bot, msg notify.Message) (Receipt, error) {
+func (c *Client) Send(ctx context.Context, b Bot, msg notify.Message) (notify.Receipt, error) {
 	rd, err := b.Render(msg)
 	if err != nil {
-		return Receipt{}, notify.AsError(err)
+		return notify.Receipt{}, notify.AsError(err)
 	}
-	rc := Receipt{Parts: len(rd.Parts), Notes: rd.Notes}
-	for _, p := range rd.Parts {
-		if err := c.Post(ctx, b, p); err != nil {
-			return rc, err
-		}
-		rc.Sent++
-	}
-	return rc, nil
+	return notify.SendParts(rd.Parts, rd.Notes, func(p Payload) error { return c.Post(ctx, b, p) })
 }
 
 // Post sends one payload to the bot, signed if the bot has a secret,
@@ -84,7 +62,7 @@ func (c *Client) Post(ctx context.Context, b Bot, p Payload) error {
 	hide := secretsOf(b)
 	target, err := b.target()
 	if err != nil {
-		return badWebhook.with(0, "", hide.err(err))
+		return badWebhook.With(0, "", hide.PathErr(err))
 	}
 	p.Timestamp, p.Sign = "", ""
 	if s := b.Secret.Reveal(); s != "" {
@@ -97,24 +75,24 @@ func (c *Client) Post(ctx context.Context, b Bot, p Payload) error {
 		return &notify.Error{Action: notify.Permanent, Code: "internal", Message: "the payload does not encode as JSON: this is a bug in Tocsin", Err: err}
 	}
 	if len(body) > MaxBodyBytes {
-		return tooLong.with(0, "", fmt.Errorf("the body is %d bytes; Tocsin did not send it", len(body)))
+		return tooLong.With(0, "", fmt.Errorf("the body is %d bytes; Tocsin did not send it", len(body)))
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return badWebhook.with(0, "", hide.err(err))
+		return badWebhook.With(0, "", hide.PathErr(err))
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err := c.client().Do(req)
 	if err != nil {
-		return transport(err).with(0, "", hide.err(err))
+		return transport(err).With(0, "", hide.PathErr(err))
 	}
 	defer notify.DrainClose(resp.Body)
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return transport(err).with(0, "", hide.err(fmt.Errorf("read the answer: %w", err)))
+		return transport(err).With(0, "", hide.PathErr(fmt.Errorf("read the answer: %w", err)))
 	}
 	return read(resp.StatusCode, resp.Header, answer, len(body), hide)
 }
@@ -170,9 +148,9 @@ func decode(body []byte) (code int, msg string, ok bool) {
 // HTTP 200 is success; a code that comes with another non-5xx status (Lark
 // has been seen to answer 9499 with a 400, and 99991201 with a 404)
 // explains it better than the status does. sent is the request body's size.
-func read(status int, header http.Header, body []byte, sent int, h redactor) error {
+func read(status int, header http.Header, body []byte, sent int, h notify.Redactor) error {
 	code, msg, decoded := decode(body)
-	msg = h.text(clean(msg))
+	msg = h.Text(clean(msg))
 	statusErr := fmt.Errorf("HTTP %d %s", status, http.StatusText(status))
 	var e *notify.Error
 	switch {
@@ -183,77 +161,40 @@ func read(status int, header http.Header, body []byte, sent int, h redactor) err
 		return classify(code, msg, sent)
 	case status == http.StatusOK:
 		start := clean(string(body[:min(len(body), 120)]))
-		return notLark.with(0, "", fmt.Errorf("the answer starts %q", h.text(start)))
+		return notLark.With(0, "", fmt.Errorf("the answer starts %q", h.Text(start)))
 	case status >= 500:
-		e = serverError.with(code, msg, statusErr)
+		e = serverError.With(code, msg, statusErr)
 	case decoded && code != 0:
 		e = classify(code, msg, sent)
 		e.Err = statusErr
 	case status == http.StatusTooManyRequests:
-		e = rateLimited.with(code, msg, statusErr)
+		e = rateLimited.With(code, msg, statusErr)
 	case status >= 300 && status < 400:
-		return redirected.with(0, "", statusErr)
+		return redirected.With(0, "", statusErr)
 	default:
-		return httpStatus.with(code, msg, statusErr)
+		return httpStatus.With(code, msg, statusErr)
 	}
-	if d := retryAfter(header); d > 0 && e.Action == notify.Retry {
+	if d := notify.RetryAfter(header); d > 0 && e.Action == notify.Retry {
 		e.RetryAfter = d
 	}
 	return e
 }
 
-// retryAfter reads a Retry-After header given in seconds.
-func retryAfter(h http.Header) time.Duration {
-	s, err := strconv.Atoi(h.Get("Retry-After"))
-	if err != nil || s <= 0 {
-		return 0
-	}
-	return time.Duration(s) * time.Second
-}
-
 // transport picks the verdict on a failure to get an answer at all.
-func transport(err error) verdict {
-	var ne net.Error
-	switch {
-	case errors.Is(err, notify.ErrAddressRefused):
-		return addressRefused
-	case errors.Is(err, context.Canceled):
-		return canceled
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return timeout
-	}
-	return network
+func transport(err error) notify.Verdict {
+	return notify.TransportVerdict(err, "Lark", addressRefused)
 }
 
-// redactor lists what must never leave Post in clear: the webhook token
+// secretsOf lists what must never leave Post in clear: the webhook token
 // (as written, escaped and unescaped), the signing secret, the whole
-// webhook URL, and the request's signature. The token comes first, so that
-// a URL in an error keeps its host and path and shows only the token
-// masked.
-type redactor []string
-
-func secretsOf(b Bot) redactor {
+// webhook URL, and (appended by Post) the request's signature. The token
+// comes first, so that a URL in an error (see notify.Redactor.PathErr)
+// keeps its host and path and shows only the token masked.
+func secretsOf(b Bot) notify.Redactor {
 	tok := tokenOf(b.WebhookURL.Reveal())
-	h := redactor{tok, url.PathEscape(tok)}
+	h := notify.Redactor{tok, url.PathEscape(tok)}
 	if t, err := url.PathUnescape(tok); err == nil {
 		h = append(h, t)
 	}
 	return append(h, b.Secret.Reveal(), b.WebhookURL.Reveal())
-}
-
-func (h redactor) text(s string) string { return secret.Redact(s, h...) }
-
-// err makes err fit to return. http.Client and url.Parse return a
-// *url.Error that quotes the whole URL, and Lark's token is in its path;
-// it is rebuilt around the redacted URL, which keeps errors.Is working on
-// its cause. An error whose text would still show a secret is flattened to
-// redacted text.
-func (h redactor) err(err error) error {
-	if ue, ok := err.(*url.Error); ok { // the outermost one is what quotes the URL
-		err = &url.Error{Op: ue.Op, URL: secret.MaskURL(h.text(ue.URL)), Err: ue.Err}
-	}
-	if s := err.Error(); h.text(s) != s {
-		return errors.New(h.text(s))
-	}
-	return err
 }

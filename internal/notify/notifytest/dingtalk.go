@@ -192,10 +192,9 @@ type DingTalk struct {
 	newStyle      bool
 	unknownCode   int
 
-	mu       sync.Mutex
-	robots   map[string]*dingTalkRobot
-	attempts map[string][]Attempt // by access_token, unknown tokens included
-	faults   map[string][]Fault   // by access_token, next first
+	mu     sync.Mutex
+	robots map[string]*dingTalkRobot
+	ledger ledger // by access_token
 }
 
 // dingTalkRobot is one robot's configuration and history. DingTalk.mu
@@ -224,8 +223,6 @@ func NewDingTalk(opts DingTalkOptions) *DingTalk {
 		newStyle:      opts.NewStyleErrors,
 		unknownCode:   opts.UnknownTokenCode,
 		robots:        make(map[string]*dingTalkRobot),
-		attempts:      make(map[string][]Attempt),
-		faults:        make(map[string][]Fault),
 	}
 	if f.now == nil {
 		f.now = time.Now
@@ -336,7 +333,7 @@ func (f *DingTalk) Accepted(token string) []AcceptedMessage {
 func (f *DingTalk) Attempts(token string) []Attempt {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.attempts[token])
+	return f.ledger.attemptsFor(token)
 }
 
 // FailNext makes the next n requests for token (known or not) fail with
@@ -346,9 +343,7 @@ func (f *DingTalk) Attempts(token string) []Attempt {
 func (f *DingTalk) FailNext(token string, n int, fault Fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for range n {
-		f.faults[token] = append(f.faults[token], fault)
-	}
+	f.ledger.failNext(token, n, fault)
 }
 
 // dingTalkReply is the JSON body of every DingTalk answer.
@@ -412,12 +407,7 @@ func remoteIP(r *http.Request) netip.Addr {
 func (f *DingTalk) takeFault(token string) (Fault, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	q := f.faults[token]
-	if len(q) == 0 {
-		return Fault{}, false
-	}
-	f.faults[token] = q[1:]
-	return q[0], true
+	return f.ledger.takeFault(token)
 }
 
 // fail carries out fault. The attempt is recorded before a hang, so a
@@ -454,7 +444,7 @@ func (f *DingTalk) fail(w http.ResponseWriter, r *http.Request, token string, ip
 func (f *DingTalk) record(token string, a Attempt) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.attempts[token] = append(f.attempts[token], a)
+	f.ledger.record(token, a)
 }
 
 func ipString(ip netip.Addr) string {
@@ -482,7 +472,7 @@ func (f *DingTalk) handle(req dingTalkRequest) dingTalkReply {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	reply, dup := f.decide(req, now)
-	f.attempts[req.token] = append(f.attempts[req.token], Attempt{
+	f.ledger.record(req.token, Attempt{
 		At:        now,
 		RemoteIP:  ipString(req.ip),
 		Status:    http.StatusOK,

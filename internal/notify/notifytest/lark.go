@@ -167,10 +167,9 @@ type Lark struct {
 	badRequestStatus int
 	omitLegacy       bool
 
-	mu       sync.Mutex
-	bots     map[string]*larkBot
-	attempts map[string][]Attempt // by token, unknown tokens included
-	faults   map[string][]Fault   // by token, next first
+	mu     sync.Mutex
+	bots   map[string]*larkBot
+	ledger ledger // by token
 }
 
 // larkBot is one bot's configuration and history. Lark.mu guards it.
@@ -195,8 +194,6 @@ func NewLark(opts LarkOptions) *Lark {
 		badRequestStatus: opts.BadRequestStatus,
 		omitLegacy:       opts.OmitLegacyFields,
 		bots:             make(map[string]*larkBot),
-		attempts:         make(map[string][]Attempt),
-		faults:           make(map[string][]Fault),
 	}
 	if f.now == nil {
 		f.now = time.Now
@@ -289,7 +286,7 @@ func (f *Lark) Accepted(token string) []LarkMessage {
 func (f *Lark) Attempts(token string) []Attempt {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.attempts[token])
+	return f.ledger.attemptsFor(token)
 }
 
 // FailNext makes the next n requests for token (known or not) fail with
@@ -300,9 +297,7 @@ func (f *Lark) Attempts(token string) []Attempt {
 func (f *Lark) FailNext(token string, n int, fault Fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for range n {
-		f.faults[token] = append(f.faults[token], fault)
-	}
+	f.ledger.failNext(token, n, fault)
 }
 
 // larkReply is one answer: its HTTP status and Lark's code and msg.
@@ -365,12 +360,7 @@ func (f *Lark) write(w http.ResponseWriter, reply larkReply) {
 func (f *Lark) takeFault(token string) (Fault, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	q := f.faults[token]
-	if len(q) == 0 {
-		return Fault{}, false
-	}
-	f.faults[token] = q[1:]
-	return q[0], true
+	return f.ledger.takeFault(token)
 }
 
 // fail carries out fault. The attempt is recorded before a hang, so a test
@@ -389,7 +379,7 @@ func (f *Lark) fail(w http.ResponseWriter, r *http.Request, token string, ip net
 		a.Status, a.ErrCode, a.ErrMsg = reply.status, reply.code, reply.msg
 	}
 	f.mu.Lock()
-	f.attempts[token] = append(f.attempts[token], a)
+	f.ledger.record(token, a)
 	f.mu.Unlock()
 	switch {
 	case fault.Drop:
@@ -425,7 +415,7 @@ func (f *Lark) handle(req larkRequest) larkReply {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	reply := f.decide(req, now)
-	f.attempts[req.token] = append(f.attempts[req.token], Attempt{
+	f.ledger.record(req.token, Attempt{
 		At:       now,
 		RemoteIP: ipString(req.ip),
 		Status:   reply.status,

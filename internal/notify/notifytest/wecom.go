@@ -136,11 +136,10 @@ type WeCom struct {
 	now   func() time.Time
 	limit int
 
-	mu       sync.Mutex
-	robots   map[string]*wecomRobot
-	attempts map[string][]Attempt // by key, unknown keys included
-	faults   map[string][]Fault   // by key, next first
-	seq      int                  // numbers the hints of refusals
+	mu     sync.Mutex
+	robots map[string]*wecomRobot
+	ledger ledger // by key
+	seq    int    // numbers the hints of refusals
 }
 
 // wecomRobot is one robot's configuration and history. WeCom.mu guards it.
@@ -155,11 +154,9 @@ type wecomRobot struct {
 // NewWeCom returns a fake with no robots.
 func NewWeCom(opts WeComOptions) *WeCom {
 	f := &WeCom{
-		now:      opts.Now,
-		limit:    opts.Limit,
-		robots:   make(map[string]*wecomRobot),
-		attempts: make(map[string][]Attempt),
-		faults:   make(map[string][]Fault),
+		now:    opts.Now,
+		limit:  opts.Limit,
+		robots: make(map[string]*wecomRobot),
 	}
 	if f.now == nil {
 		f.now = time.Now
@@ -217,7 +214,7 @@ func (f *WeCom) Accepted(key string) []WeComMessage {
 func (f *WeCom) Attempts(key string) []Attempt {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.attempts[key])
+	return f.ledger.attemptsFor(key)
 }
 
 // FailNext makes the next n requests for key (known or not) fail with fault
@@ -229,9 +226,7 @@ func (f *WeCom) Attempts(key string) []Attempt {
 func (f *WeCom) FailNext(key string, n int, fault Fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for range n {
-		f.faults[key] = append(f.faults[key], fault)
-	}
+	f.ledger.failNext(key, n, fault)
 }
 
 // wecomReply is the JSON body of every WeCom answer.
@@ -271,12 +266,7 @@ func writeWeComReply(w http.ResponseWriter, reply wecomReply) {
 func (f *WeCom) takeFault(key string) (Fault, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	q := f.faults[key]
-	if len(q) == 0 {
-		return Fault{}, false
-	}
-	f.faults[key] = q[1:]
-	return q[0], true
+	return f.ledger.takeFault(key)
 }
 
 // fail carries out fault. The attempt is recorded before a hang, so a test
@@ -320,7 +310,7 @@ func (f *WeCom) fail(w http.ResponseWriter, r *http.Request, key string, ip neti
 func (f *WeCom) record(key string, a Attempt) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.attempts[key] = append(f.attempts[key], a)
+	f.ledger.record(key, a)
 }
 
 // handle decides the answer to one request, updates the robot's state and
@@ -331,7 +321,7 @@ func (f *WeCom) handle(key string, ip netip.Addr, body []byte) wecomReply {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	reply := f.decide(key, ip, body, now)
-	f.attempts[key] = append(f.attempts[key], Attempt{
+	f.ledger.record(key, Attempt{
 		At:       now,
 		RemoteIP: ipString(ip),
 		Status:   http.StatusOK,

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -70,17 +69,17 @@ func (c *Client) Send(ctx context.Context, t Target, msg notify.Message) error {
 	hide := secretsOf(t)
 	u, err := url.Parse(t.URL.Reveal())
 	if err != nil {
-		return badURL.with(0, "", hide.err(err))
+		return badURL.With(0, "", hide.Err(err))
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return badURL.with(0, "", errors.New("want an http or https URL with a host"))
+		return badURL.With(0, "", errors.New("want an http or https URL with a host"))
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return badURL.with(0, "", hide.err(err))
+		return badURL.With(0, "", hide.Err(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
@@ -98,7 +97,7 @@ func (c *Client) Send(ctx context.Context, t Target, msg notify.Message) error {
 
 	resp, err := c.client().Do(req)
 	if err != nil {
-		return transport(err).with(0, "", hide.err(err))
+		return transport(err).With(0, "", hide.Err(err))
 	}
 	defer notify.DrainClose(resp.Body)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -106,7 +105,7 @@ func (c *Client) Send(ctx context.Context, t Target, msg notify.Message) error {
 	}
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return transport(err).with(resp.StatusCode, "", hide.err(fmt.Errorf("read the answer to HTTP %d: %w", resp.StatusCode, err)))
+		return transport(err).With(resp.StatusCode, "", hide.Err(fmt.Errorf("read the answer to HTTP %d: %w", resp.StatusCode, err)))
 	}
 	return refusal(resp.StatusCode, resp.Header, answer, now, hide)
 }
@@ -134,15 +133,15 @@ func (c *Client) timeout() time.Duration {
 
 // refusal turns a status that is not 2xx, with its headers and answer,
 // into an error quoting the start of the answer.
-func refusal(status int, header http.Header, answer []byte, now time.Time, h redactor) *notify.Error {
+func refusal(status int, header http.Header, answer []byte, now time.Time, h notify.Redactor) *notify.Error {
 	v := byStatus(status)
 	var cause error
 	if status >= 300 && status < 400 {
 		// Where it leads is the fix; the Location is the receiver's,
 		// but it may repeat our URL's token.
-		cause = fmt.Errorf("HTTP %d to %s", status, h.text(secret.MaskURL(header.Get("Location"))))
+		cause = fmt.Errorf("HTTP %d to %s", status, h.Text(secret.MaskURL(header.Get("Location"))))
 	}
-	e := v.with(status, excerpt(h.text(string(answer))), cause)
+	e := v.With(status, excerpt(h.Text(string(answer))), cause)
 	if e.Action == notify.Retry {
 		e.RetryAfter = retryAfter(header.Get("Retry-After"), now)
 	}
@@ -192,30 +191,20 @@ func excerpt(s string) string {
 }
 
 // transport picks the verdict on a failure to get an answer at all.
-func transport(err error) verdict {
-	var (
-		ne net.Error
-		ce *tls.CertificateVerificationError
-	)
-	switch {
-	case errors.Is(err, notify.ErrAddressRefused):
-		return addressRefused
-	case errors.Is(err, context.Canceled):
-		return canceled
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return timeout
-	case errors.As(err, &ce):
+func transport(err error) notify.Verdict {
+	v := notify.TransportVerdict(err, "the receiver", addressRefused)
+	var ce *tls.CertificateVerificationError
+	if v.Code == "network" && errors.As(err, &ce) {
 		return badCertificate
 	}
-	return network
+	return v
 }
 
-// redactor lists what must never leave Send in clear: the URL, its query
-// values and password, the secret, and the request's signature.
-type redactor []string
-
-func secretsOf(t Target) redactor {
-	h := redactor{t.URL.Reveal(), t.Secret.Reveal()}
+// secretsOf lists what must never leave Send in clear: the URL, its query
+// values and password, the secret, and (appended by Send) the request's
+// signature.
+func secretsOf(t Target) notify.Redactor {
+	h := notify.Redactor{t.URL.Reveal(), t.Secret.Reveal()}
 	if u, err := url.Parse(t.URL.Reveal()); err == nil {
 		for _, vs := range u.Query() {
 			for _, v := range vs {
@@ -227,20 +216,4 @@ func secretsOf(t Target) redactor {
 		}
 	}
 	return h
-}
-
-func (h redactor) text(s string) string { return secret.Redact(s, h...) }
-
-// err makes err fit to return. http.Client returns a *url.Error that
-// quotes the whole URL, tokens included; it is rebuilt around the masked
-// URL, which keeps errors.Is working on its cause. An error whose text
-// would still show a secret is flattened to redacted text.
-func (h redactor) err(err error) error {
-	if ue, ok := err.(*url.Error); ok { // the outermost one is what quotes the URL
-		err = &url.Error{Op: ue.Op, URL: secret.MaskURL(ue.URL), Err: ue.Err}
-	}
-	if s := err.Error(); h.text(s) != s {
-		return errors.New(h.text(s))
-	}
-	return err
 }

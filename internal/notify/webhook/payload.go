@@ -73,7 +73,7 @@ func Encode(t Target, msg notify.Message, now time.Time) (body []byte, truncated
 
 func encode(t Target, msg notify.Message, now time.Time, limit int) ([]byte, int, error) {
 	if msg.Title == "" && msg.Text == "" && len(msg.Alerts) == 0 {
-		return nil, 0, emptyMessage.with(0, "", nil)
+		return nil, 0, emptyMessage.With(0, "", nil)
 	}
 	// Each alert is encoded once, comma first, into one buffer; ends[i] is
 	// where the i-th ends. Truncating is then choosing how much of the
@@ -130,7 +130,7 @@ func encode(t Target, msg notify.Message, now time.Time, limit int) ([]byte, int
 	}
 	room := limit - len(head) - len(open) - len(closing)
 	if room < 0 {
-		return nil, 0, tooLarge.with(0, "", fmt.Errorf("without its alerts the body is %d bytes, over %d", limit-room, limit))
+		return nil, 0, tooLarge.With(0, "", fmt.Errorf("without its alerts the body is %d bytes, over %d", limit-room, limit))
 	}
 	n := len(ends)
 	for n > 0 && ends[n-1] > room {
@@ -158,7 +158,7 @@ func encode(t Target, msg notify.Message, now time.Time, limit int) ([]byte, int
 func encodeHead(env envelope) ([]byte, error) {
 	var b bytes.Buffer
 	if err := newEncoder(&b).Encode(env); err != nil {
-		return nil, encodeFailed.with(0, "", err)
+		return nil, encodeFailed.With(0, "", err)
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("}\n")), nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // DefaultTimeout bounds one request when Client.Timeout is zero.
@@ -121,7 +122,7 @@ func read(status int, header http.Header, body []byte, h notify.Redactor) error 
 		ErrMsg  string `json:"errmsg"`
 	}
 	decoded := json.Unmarshal(body, &a) == nil && a.ErrCode != nil
-	code, errmsg := 0, h.Text(clean(a.ErrMsg))
+	code, errmsg := 0, h.Text(fit.Clean(a.ErrMsg))
 	if decoded {
 		code = *a.ErrCode
 	}
@@ -134,7 +135,7 @@ func read(status int, header http.Header, body []byte, h notify.Redactor) error 
 		}
 		return classify(code, errmsg)
 	case status == http.StatusOK:
-		start := clean(string(body[:min(len(body), 120)]))
+		start := fit.Clean(string(body[:min(len(body), 120)]))
 		return notDingTalk.With(0, "", fmt.Errorf("the answer starts %q", h.Text(start)))
 	case status >= 500:
 		e = serverError.With(code, errmsg, statusErr)

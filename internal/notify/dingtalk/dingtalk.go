@@ -16,9 +16,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 	"github.com/tocsinhq/tocsin/internal/secret"
 )
 
@@ -78,7 +78,7 @@ func (r Robot) msgType() MsgType {
 func (r Robot) keywords() []string {
 	var kws []string
 	for _, k := range r.Keywords {
-		if k = clean(k); k != "" {
+		if k = fit.Clean(k); k != "" {
 			kws = append(kws, k)
 		}
 	}
@@ -115,7 +115,7 @@ func merge(lists ...[]string) []string {
 	seen := map[string]bool{}
 	for _, list := range lists {
 		for _, v := range list {
-			v = strings.TrimSpace(clean(v))
+			v = strings.TrimSpace(fit.Clean(v))
 			if v != "" && !seen[v] {
 				seen[v] = true
 				out = append(out, v)
@@ -123,14 +123,4 @@ func merge(lists ...[]string) []string {
 		}
 	}
 	return out
-}
-
-// clean makes s valid UTF-8. encoding/json would turn each invalid byte into
-// a 6-byte \ufffd escape, which would break size accounting; replacing them
-// first keeps the encoded size predictable and the output valid.
-func clean(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
 }

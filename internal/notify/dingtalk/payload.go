@@ -1,10 +1,6 @@
 package dingtalk
 
-import (
-	"bytes"
-	"encoding/json"
-	"unicode/utf8"
-)
+import "github.com/tocsinhq/tocsin/internal/notify/fit"
 
 // MaxBodyBytes is DingTalk's limit on a robot request: the whole JSON body,
 // not just the text ("message too long, exceed 20000 bytes", errcode 460101).
@@ -91,43 +87,4 @@ type At struct {
 // Encode returns the request body exactly as Post sends it. HTML escaping
 // is off: DingTalk reads JSON, not HTML, and \u003c for every < would
 // spend six bytes of the 20000 on one character.
-func (p Payload) Encode() ([]byte, error) { return encode(p) }
-
-func encode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-// encodedLen is the length of v as Encode writes it.
-func encodedLen(v any) (int, error) {
-	b, err := encode(v)
-	return len(b), err
-}
-
-// jsonLen is the length of s once encoded as a JSON string without its
-// quotes, as Encode writes it. Escaping is per character, so the encoded
-// size of a payload grows by exactly jsonLen(s) when s is appended to one
-// of its strings; render relies on that to fill parts without re-encoding.
-// s must be valid UTF-8 (see clean).
-func jsonLen(s string) int {
-	n := 0
-	for _, r := range s {
-		n += runeJSONLen(r)
-	}
-	return n
-}
-
-func runeJSONLen(r rune) int {
-	switch {
-	case r == '"' || r == '\\' || r == '\b' || r == '\f' || r == '\n' || r == '\r' || r == '\t':
-		return 2
-	case r < 0x20 || r == '\u2028' || r == '\u2029':
-		return 6 // \u00XX, and the JSONP-safe \u2028 and \u2029
-	}
-	return utf8.RuneLen(r)
-}
+func (p Payload) Encode() ([]byte, error) { return fit.Encode(p) }

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // Rendered is a message shaped for one robot.
@@ -24,13 +24,12 @@ const (
 	// maxTitleRunes bounds a title: it is one line in a phone notification,
 	// and every part repeats it.
 	maxTitleRunes = 128
-	ellipsis      = "…"
 	// blockSep separates the blocks of a body (text, buttons, mentions,
 	// keyword): a blank line, since DingTalk's markdown sometimes joins
 	// lines that only a single newline separates.
 	blockSep = "\n\n"
 	// sepReserve is what joining the text to the other blocks may add to
-	// the encoded body: jsonLen(blockSep).
+	// the encoded body: fit.JSONLen(blockSep).
 	sepReserve = 4
 )
 
@@ -89,10 +88,10 @@ type layout struct {
 }
 
 func (r Robot) render(msg notify.Message, limit int) (Rendered, error) {
-	l := &layout{typ: r.msgType(), limit: limit, keywords: r.keywords(), id: clean(msg.ID)}
-	title, text := cleanLine(msg.Title), clean(msg.Text)
+	l := &layout{typ: r.msgType(), limit: limit, keywords: r.keywords(), id: fit.Clean(msg.ID)}
+	title, text := cleanLine(msg.Title), fit.Clean(msg.Text)
 	for _, b := range msg.Buttons {
-		l.buttons = append(l.buttons, notify.Button{Title: cleanLine(b.Title), URL: strings.TrimSpace(clean(b.URL))})
+		l.buttons = append(l.buttons, notify.Button{Title: cleanLine(b.Title), URL: strings.TrimSpace(fit.Clean(b.URL))})
 	}
 	if title == "" && text == "" && len(l.buttons) == 0 {
 		return Rendered{}, invalid("empty-message", "the message has no title, text or button", "check the template: it rendered nothing")
@@ -170,18 +169,7 @@ const MaxParts = 5
 // trimToParts cuts text on a line or rune boundary, with a closing line
 // saying how much was left out, until it splits into at most MaxParts.
 func (l *layout) trimToParts(text string) (chunks []string, cut, left int, err error) {
-	keep := MaxParts * l.limit
-	for keep > 0 {
-		keep = keep * 9 / 10
-		head := text[:min(keep, len(text))]
-		for !utf8.ValidString(head) { // never end inside a UTF-8 sequence
-			head = head[:len(head)-1]
-		}
-		if i := strings.LastIndexByte(head, '\n'); i > len(head)/2 {
-			head = head[:i]
-		}
-		left = len(text) - len(head)
-		trimmed := fmt.Sprintf("%s\n\n… message too long for DingTalk: the last %d bytes were left out", head, left)
+	for trimmed, left := range fit.Shorter(text, "DingTalk", MaxParts*l.limit) {
 		if chunks, cut, err = l.split(trimmed); err != nil || len(chunks) <= MaxParts {
 			return chunks, cut, left, err
 		}
@@ -311,7 +299,7 @@ func (l *layout) payload(title, chunk string, first bool, uuid string) Payload {
 // msgUuid of n parts, and the keyword line (which an empty chunk always
 // needs), so it never overestimates.
 func (l *layout) budget(n int, first bool) (int, error) {
-	size, err := encodedLen(l.payload(l.partTitle(n-1, n), "", first, l.uuid(n-1)))
+	size, err := fit.EncodedLen(l.payload(l.partTitle(n-1, n), "", first, l.uuid(n-1)))
 	return l.limit - size - sepReserve, err
 }
 
@@ -319,7 +307,7 @@ func (l *layout) budget(n int, first bool) (int, error) {
 // width depends on how many parts there are, so it packs again whenever
 // the count gains a digit.
 func (l *layout) split(text string) (chunks []string, cut int, err error) {
-	lines := measure(text)
+	lines := fit.Measure(text, fit.JSONLen)
 	for n := 1; ; {
 		first, err := l.budget(n, true)
 		if err != nil {
@@ -338,75 +326,18 @@ func (l *layout) split(text string) (chunks []string, cut int, err error) {
 				"shorten the title, the buttons or the keywords, or mention fewer people")
 		}
 		if l.typ == MsgLink {
-			if jsonLen(text) <= first {
+			if fit.JSONLen(text) <= first {
 				return []string{text}, 0, nil
 			}
-			return []string{cutTo(text, first)}, 1, nil
+			return []string{fit.CutTo(text, first)}, 1, nil
 		}
-		chunks, cut = pack(text, lines, first, rest)
+		chunks, cut = fit.Pack(text, lines, first, rest, 2, fit.CutTo) // 2: the encoded "\n"
 		m := len(chunks)
 		if (n == 1 && m == 1) || (n > 1 && digits(m) <= digits(n)) {
 			return chunks, cut, nil
 		}
 		n = m
 	}
-}
-
-// line is one line of a text: where it is, and its encoded size.
-type line struct{ start, end, size int }
-
-func measure(text string) []line {
-	lines := make([]line, 0, strings.Count(text, "\n")+1)
-	for start := 0; ; {
-		end := strings.IndexByte(text[start:], '\n')
-		if end < 0 {
-			return append(lines, line{start, len(text), jsonLen(text[start:])})
-		}
-		end += start
-		lines = append(lines, line{start, end, jsonLen(text[start:end])})
-		start = end + 1
-	}
-}
-
-// pack fills chunks with whole lines of text, greedily, the first chunk
-// up to first encoded bytes and the others up to rest. A line longer than
-// a whole chunk is cut and makes a chunk of its own. Joining the chunks
-// with "\n" gives back the text; the chunks are slices of it, not copies.
-func pack(text string, lines []line, first, rest int) (chunks []string, cut int) {
-	budget := first
-	start, end, size, open := 0, 0, 0, false
-	for _, ln := range lines {
-		if open && size+2+ln.size <= budget { // 2: the encoded "\n"
-			end, size = ln.end, size+2+ln.size
-			continue
-		}
-		if open {
-			chunks, budget, open = append(chunks, text[start:end]), rest, false
-		}
-		if ln.size > budget {
-			chunks, budget = append(chunks, cutTo(text[ln.start:ln.end], budget)), rest
-			cut++
-			continue
-		}
-		start, end, size, open = ln.start, ln.end, ln.size, true
-	}
-	if open {
-		chunks = append(chunks, text[start:end])
-	}
-	return chunks, cut
-}
-
-// cutTo shortens s to at most budget encoded bytes, ending in "…", on a
-// rune boundary.
-func cutTo(s string, budget int) string {
-	budget -= len(ellipsis) // all three bytes are plain in JSON
-	n := 0
-	for i, r := range s {
-		if n += runeJSONLen(r); n > budget {
-			return s[:i] + ellipsis
-		}
-	}
-	return s
 }
 
 // feedCard packs one link per button into as few parts as fit. Each part
@@ -422,11 +353,11 @@ func (l *layout) feedCard() ([]Payload, error) {
 	}
 	// There are never more parts than links, so the last link's msgUuid
 	// is the widest.
-	base, err := encodedLen(Payload{MsgType: MsgFeedCard, FeedCard: &FeedCard{Links: []FeedLink{}}, MsgUUID: l.uuid(len(links) - 1)})
+	base, err := fit.EncodedLen(Payload{MsgType: MsgFeedCard, FeedCard: &FeedCard{Links: []FeedLink{}}, MsgUUID: l.uuid(len(links) - 1)})
 	if err != nil {
 		return nil, err
 	}
-	budget := l.limit - base - jsonLen(prefix)
+	budget := l.limit - base - fit.JSONLen(prefix)
 	var parts []Payload
 	var cur []FeedLink
 	size := 0
@@ -438,7 +369,7 @@ func (l *layout) feedCard() ([]Payload, error) {
 		cur, size = nil, 0
 	}
 	for _, link := range links {
-		n, err := encodedLen(link)
+		n, err := fit.EncodedLen(link)
 		if err != nil {
 			return nil, err
 		}
@@ -461,7 +392,7 @@ func (l *layout) feedCard() ([]Payload, error) {
 // to render beats a 460101 from DingTalk.
 func (l *layout) check(parts []Payload) error {
 	for i, p := range parts {
-		n, err := encodedLen(p)
+		n, err := fit.EncodedLen(p)
 		if err != nil {
 			return err
 		}
@@ -477,22 +408,9 @@ func invalid(code, message, hint string) *notify.Error {
 	return &notify.Error{Action: notify.Permanent, Code: code, Message: message, Hint: hint}
 }
 
-var newlines = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
-
 // cleanLine makes s one clean line: valid UTF-8, newlines turned into
 // spaces, trimmed, at most maxTitleRunes long.
-func cleanLine(s string) string {
-	s = strings.TrimSpace(newlines.Replace(clean(s)))
-	if utf8.RuneCountInString(s) <= maxTitleRunes {
-		return s
-	}
-	i := 0
-	for range maxTitleRunes - 1 {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-	}
-	return s[:i] + ellipsis
-}
+func cleanLine(s string) string { return fit.Line(s, maxTitleRunes) }
 
 func containsAny(s string, subs []string) bool {
 	for _, sub := range subs {
@@ -513,23 +431,9 @@ func containsAnyTitle(links []FeedLink, kws []string) bool {
 }
 
 // joinBlocks joins the non-empty blocks with a blank line.
-func joinBlocks(blocks ...string) string { return joinNonEmpty(blockSep, blocks) }
+func joinBlocks(blocks ...string) string { return fit.Join(blockSep, blocks...) }
 
 // joinLines joins the non-empty lines with a newline.
-func joinLines(lines ...string) string { return joinNonEmpty("\n", lines) }
-
-func joinNonEmpty(sep string, parts []string) string {
-	var b strings.Builder
-	for _, p := range parts {
-		if p == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString(sep)
-		}
-		b.WriteString(p)
-	}
-	return b.String()
-}
+func joinLines(lines ...string) string { return fit.Join("\n", lines...) }
 
 func digits(n int) int { return len(strconv.Itoa(n)) }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
@@ -379,7 +380,7 @@ func TestRenderSplit(t *testing.T) {
 					}
 				}
 				got := strings.Join(chunks, "\n")
-				want := clean(tt.text)
+				want := fit.Clean(tt.text)
 				if tt.cut == 0 {
 					if got != want {
 						t.Errorf("joined parts differ from the text: lengths %d, %d", len(got), len(want))
@@ -392,12 +393,12 @@ func TestRenderSplit(t *testing.T) {
 				if !hasNote(rd, "cut short") {
 					t.Errorf("notes = %q, want one about the cut", rd.Notes)
 				}
-				if strings.Count(got, ellipsis) != tt.cut {
-					t.Errorf("%d ellipses, want %d", strings.Count(got, ellipsis), tt.cut)
+				if strings.Count(got, fit.Ellipsis) != tt.cut {
+					t.Errorf("%d ellipses, want %d", strings.Count(got, fit.Ellipsis), tt.cut)
 				}
 				// What is left of the cut line is a prefix of it.
 				for line := range strings.SplitSeq(got, "\n") {
-					if kept, ok := strings.CutSuffix(line, ellipsis); ok && !strings.Contains(want, kept) {
+					if kept, ok := strings.CutSuffix(line, fit.Ellipsis); ok && !strings.Contains(want, kept) {
 						t.Errorf("cut line %.40q… is not from the text", kept)
 					}
 				}
@@ -441,7 +442,7 @@ func TestRenderLinkCuts(t *testing.T) {
 	if len(rd.Parts) != 1 {
 		t.Fatalf("a link is one card; got %d parts", len(rd.Parts))
 	}
-	if text := rd.Parts[0].Link.Text; !strings.HasSuffix(text, ellipsis) || !strings.HasPrefix(msg.Text, strings.TrimSuffix(text, ellipsis)) {
+	if text := rd.Parts[0].Link.Text; !strings.HasSuffix(text, fit.Ellipsis) || !strings.HasPrefix(msg.Text, strings.TrimSuffix(text, fit.Ellipsis)) {
 		t.Errorf("link text is not the start of the message text, cut with an ellipsis: …%q", text[len(text)-40:])
 	}
 	if !hasNote(rd, "cut short") {
@@ -478,17 +479,9 @@ func TestRenderFeedCardSplits(t *testing.T) {
 	}
 }
 
-func TestJSONLen(t *testing.T) {
-	for _, s := range []string{"", "plain", `"\`, "<>&", "\b\f\n\r\t\x00\x1f\x7f", "\u2028\u2029", "告警🔥", "\uFFFD", "é"} {
-		if got, want := jsonLen(s), encodedSize(t, s)-2; got != want {
-			t.Errorf("jsonLen(%q) = %d, encoding/json writes %d", s, got, want)
-		}
-	}
-}
-
 // FuzzRender: whatever the title, text and keyword, Render never panics,
 // and what it renders fits the limit, is valid UTF-8 and carries the
-// keyword; jsonLen agrees with encoding/json.
+// keyword; fit.JSONLen agrees with encoding/json.
 func FuzzRender(f *testing.F) {
 	f.Add("CPU high", "line 1\nline 2", "告警", uint8(0), uint16(0))
 	f.Add("", strings.Repeat("长", 9000), "", uint8(1), uint16(300))
@@ -504,7 +497,7 @@ func FuzzRender(f *testing.F) {
 			max = 200 + int(limit)%MaxBodyBytes
 		}
 		msg := notify.Message{ID: "x", Title: title, Text: text, Buttons: []notify.Button{details, silence}}
-		if got, want := jsonLen(clean(text)), encodedSize(t, clean(text))-2; got != want {
+		if got, want := fit.JSONLen(fit.Clean(text)), encodedSize(t, fit.Clean(text))-2; got != want {
 			t.Fatalf("jsonLen = %d, encoding/json writes %d", got, want)
 		}
 		rd, err := r.render(msg, max)
@@ -578,7 +571,7 @@ func hasNote(rd Rendered, s string) bool {
 
 func encodedSize(t testing.TB, v any) int {
 	t.Helper()
-	n, err := encodedLen(v)
+	n, err := fit.EncodedLen(v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // DefaultTimeout bounds one request when Client.Timeout is zero.
@@ -383,16 +384,16 @@ func read(status int, h http.Header, body []byte, out any, fromToken bool, hide 
 	}
 	var a errorAnswer
 	_ = json.Unmarshal(body, &a) // without them, the status decides
-	code := hide.Text(clean(a.Code))
+	code := hide.Text(fit.Clean(a.Code))
 	v := classify(status, a.Code, fromToken)
 	detail := "HTTP " + strconv.Itoa(status)
 	if code != "" {
 		detail += ", code " + code
 	}
 	if id := cmp.Or(a.RequestID, h.Get("x-acs-request-id")); id != "" {
-		detail += ", request ID " + hide.Text(clean(id))
+		detail += ", request ID " + hide.Text(fit.Clean(id))
 	}
-	e := v.With(0, hide.Text(clean(a.Message)), errors.New(detail))
+	e := v.With(0, hide.Text(fit.Clean(a.Message)), errors.New(detail))
 	if d := notify.RetryAfter(h); d > 0 && e.Action == notify.Retry {
 		e.RetryAfter = d
 	}

@@ -29,7 +29,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tocsinhq/tocsin/internal/secret"
 )
@@ -101,14 +100,4 @@ func (a App) check() error {
 		return invalidApp.With(0, "", errors.New("the client secret is empty"))
 	}
 	return nil
-}
-
-// clean makes s valid UTF-8. encoding/json would turn each invalid byte
-// into a 6-byte \ufffd escape; replacing them first keeps the size of a
-// msgParam what trimming measured.
-func clean(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
 }

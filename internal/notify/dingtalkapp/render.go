@@ -1,14 +1,13 @@
 package dingtalkapp
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // The message templates (msgKey) Tocsin sends, out of DingTalk's 13
@@ -42,7 +41,6 @@ const (
 	maxButtonTitleRunes = 20
 	maxButtonURLRunes   = 500
 
-	ellipsis           = "…"
 	blockSep           = "\n\n"
 	defaultTitle       = "Tocsin"
 	defaultButtonTitle = "Open"
@@ -105,18 +103,14 @@ func (p *param) setButtons(bs []notify.Button) string {
 	return fmt.Sprintf("sampleActionCard%d", len(bs))
 }
 
-// encode writes p as DingTalk reads it. HTML escaping is off: DingTalk
-// reads JSON, not HTML, and \u003c for every < would spend six bytes of
-// the limit on one character.
+// encode writes p as DingTalk reads it (see fit.Encode).
 func (p param) encode() string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(p); err != nil {
+	b, err := fit.Encode(p)
+	if err != nil {
 		// Every field is a string, which always encodes.
 		panic(fmt.Sprintf("dingtalkapp: encode msgParam: %v", err))
 	}
-	return strings.TrimSuffix(buf.String(), "\n")
+	return string(b)
 }
 
 // Render shapes msg into one app robot message:
@@ -148,7 +142,7 @@ func Render(msg notify.Message) (Rendered, error) {
 }
 
 func render(msg notify.Message, limit int) (Rendered, error) {
-	title, text := oneLine(msg.Title), clean(msg.Text)
+	title, text := oneLine(msg.Title), fit.Clean(msg.Text)
 	var (
 		buttons []notify.Button
 		links   []string
@@ -157,7 +151,7 @@ func render(msg notify.Message, limit int) (Rendered, error) {
 		noURL, longURL, extra, cut int
 	)
 	for _, b := range msg.Buttons {
-		t, u := oneLine(b.Title), strings.TrimSpace(clean(b.URL))
+		t, u := oneLine(b.Title), strings.TrimSpace(fit.Clean(b.URL))
 		switch {
 		case u == "":
 			noURL++
@@ -174,7 +168,7 @@ func render(msg notify.Message, limit int) (Rendered, error) {
 		if t == "" {
 			t = defaultButtonTitle
 		}
-		if short := cutRunes(t, maxButtonTitleRunes); short != t {
+		if short := fit.Runes(t, maxButtonTitleRunes); short != t {
 			t = short
 			cut++
 		}
@@ -199,9 +193,9 @@ func render(msg notify.Message, limit int) (Rendered, error) {
 	if title == "" {
 		title = firstLine(text)
 	}
-	p := param{Title: cutRunes(title, maxTitleRunes)}
+	p := param{Title: fit.Runes(title, maxTitleRunes)}
 	key := p.setButtons(buttons)
-	s, left, err := fit(p, text, strings.Join(links, " | "), limit)
+	s, left, err := fitParam(p, text, strings.Join(links, " | "), limit)
 	if err != nil {
 		return Rendered{}, err
 	}
@@ -211,16 +205,16 @@ func render(msg notify.Message, limit int) (Rendered, error) {
 	return Rendered{MsgKey: key, MsgParam: s, Notes: notes}, nil
 }
 
-// fit returns p encoded with text and then footer as its body, text cut
+// fitParam returns p encoded with text and then footer as its body, text cut
 // so that the whole stays within limit bytes; left is how many bytes of
 // text were left out. The size is measured by encoding, not estimated, so
 // JSON escapes (\n, \", \u2028) count exactly.
-func fit(p param, text, footer string, limit int) (msgParam string, left int, err error) {
+func fitParam(p param, text, footer string, limit int) (msgParam string, left int, err error) {
 	build := func(n int) string {
 		body := text
 		if n < len(text) {
 			head := strings.TrimRight(text[:n], " \t\r\n")
-			body = joinBlocks(head, fmt.Sprintf("… message too long for DingTalk: the last %d bytes were left out", len(text)-n))
+			body = joinBlocks(head, fit.LeftOut("DingTalk", len(text)-n))
 		}
 		q := p
 		if q.Text = joinBlocks(body, footer); strings.TrimSpace(q.Text) == "" {
@@ -260,21 +254,7 @@ func invalid(code, message, hint string) *notify.Error {
 
 // oneLine makes s one clean line: valid UTF-8, every run of white space
 // (newlines included) one space, trimmed.
-func oneLine(s string) string { return strings.Join(strings.Fields(clean(s)), " ") }
-
-// cutRunes shortens s to at most n characters, the last being "…" when
-// anything was cut.
-func cutRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for range n - 1 {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-	}
-	return s[:i] + ellipsis
-}
+func oneLine(s string) string { return strings.Join(strings.Fields(fit.Clean(s)), " ") }
 
 // firstLine is a title for a message without one: the first line of text
 // with something in it, without its markdown heading or quote marks.
@@ -299,16 +279,4 @@ func mdLink(title, url string) string {
 
 // joinBlocks joins the non-empty blocks with a blank line, which
 // DingTalk's markdown always renders as a paragraph break.
-func joinBlocks(blocks ...string) string {
-	var b strings.Builder
-	for _, s := range blocks {
-		if s == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString(blockSep)
-		}
-		b.WriteString(s)
-	}
-	return b.String()
-}
+func joinBlocks(blocks ...string) string { return fit.Join(blockSep, blocks...) }

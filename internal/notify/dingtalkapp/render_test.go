@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
@@ -279,7 +280,7 @@ func TestRenderTrims(t *testing.T) {
 				}
 				head, rest := text[:loc[0]], text[loc[1]:]
 				left, _ := strconv.Atoi(text[loc[2]:loc[3]])
-				whole := clean(tt.text)
+				whole := fit.Clean(tt.text)
 				if !strings.HasPrefix(whole, head) || strings.TrimFunc(whole[len(head):len(whole)-left], unicode.IsSpace) != "" {
 					t.Errorf("kept %d bytes and %d left out of %d: not the start of the text and the rest", len(head), left, len(whole))
 				}

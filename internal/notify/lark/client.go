@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // DefaultTimeout bounds one request when Client.Timeout is zero.
@@ -150,7 +151,7 @@ func decode(body []byte) (code int, msg string, ok bool) {
 // explains it better than the status does. sent is the request body's size.
 func read(status int, header http.Header, body []byte, sent int, h notify.Redactor) error {
 	code, msg, decoded := decode(body)
-	msg = h.Text(clean(msg))
+	msg = h.Text(fit.Clean(msg))
 	statusErr := fmt.Errorf("HTTP %d %s", status, http.StatusText(status))
 	var e *notify.Error
 	switch {
@@ -160,7 +161,7 @@ func read(status int, header http.Header, body []byte, sent int, h notify.Redact
 		}
 		return classify(code, msg, sent)
 	case status == http.StatusOK:
-		start := clean(string(body[:min(len(body), 120)]))
+		start := fit.Clean(string(body[:min(len(body), 120)]))
 		return notLark.With(0, "", fmt.Errorf("the answer starts %q", h.Text(start)))
 	case status >= 500:
 		e = serverError.With(code, msg, statusErr)

@@ -24,9 +24,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tocsinhq/tocsin/internal/secret"
+
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // MsgType is a Lark message type, spelled as Lark's "msg_type".
@@ -99,21 +100,11 @@ func (b Bot) msgType() MsgType {
 func (b Bot) keywords() []string {
 	var kws []string
 	for _, k := range b.Keywords {
-		if k = clean(k); k != "" {
+		if k = fit.Clean(k); k != "" {
 			kws = append(kws, k)
 		}
 	}
 	return kws
-}
-
-// clean makes s valid UTF-8. encoding/json would turn each invalid byte into
-// a 6-byte \ufffd escape, which would break size accounting; replacing them
-// first keeps the encoded size predictable and the output valid.
-func clean(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // defuse stops text Tocsin did not write from mentioning anyone. Lark turns

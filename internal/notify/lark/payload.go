@@ -1,10 +1,9 @@
 package lark
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // MaxBodyBytes is Lark's limit on a custom-bot request: the whole JSON
@@ -114,22 +113,7 @@ type Behavior struct {
 // Encode returns the request body exactly as Post sends it. HTML escaping
 // is off: Lark reads JSON, not HTML, and \u003c for every < would spend six
 // bytes of the limit on one character.
-func (p Payload) Encode() ([]byte, error) { return encode(p) }
-
-func encode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-func encodedLen(v any) (int, error) {
-	b, err := encode(v)
-	return len(b), err
-}
+func (p Payload) Encode() ([]byte, error) { return fit.Encode(p) }
 
 // signedLen is p's encoded length once Post has signed it. The stand-in
 // signature is as long as any real one: ten digits of Unix seconds (until
@@ -138,27 +122,5 @@ func encodedLen(v any) (int, error) {
 // signing on never pushes a rendered part over the limit.
 func signedLen(p Payload) (int, error) {
 	p.Timestamp, p.Sign = "9999999999", strings.Repeat("s", 44)
-	return encodedLen(p)
-}
-
-// jsonLen is the length of s encoded as a JSON string without its quotes,
-// as encode writes it. Escaping is per character, so appending s to one of
-// a payload's strings grows the body by exactly jsonLen(s); render fills
-// parts on that without encoding them again. s must be valid UTF-8.
-func jsonLen(s string) int {
-	n := 0
-	for _, r := range s {
-		n += runeJSONLen(r)
-	}
-	return n
-}
-
-func runeJSONLen(r rune) int {
-	switch {
-	case r == '"', r == '\\', r == '\b', r == '\f', r == '\n', r == '\r', r == '\t':
-		return 2
-	case r < 0x20, r == '\u2028', r == '\u2029':
-		return 6 // \u00XX, and \u2028 and \u2029, which encoding/json always escapes
-	}
-	return utf8.RuneLen(r)
+	return fit.EncodedLen(p)
 }

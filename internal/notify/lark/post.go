@@ -2,6 +2,8 @@ package lark
 
 import (
 	"strings"
+
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // paragraphs turns a chunk of message text into post paragraphs, one per
@@ -100,16 +102,16 @@ func paragraphLen(ln string) int {
 func nodesLen(nodes []PostNode) int {
 	n := len("[]") + max(len(nodes)-1, 0) // the brackets and the commas
 	for _, nd := range nodes {
-		n += len(`{"tag":""}`) + jsonLen(nd.Tag)
+		n += len(`{"tag":""}`) + fit.JSONLen(nd.Tag)
 		for _, f := range [...]struct{ name, v string }{{"text", nd.Text}, {"href", nd.Href}, {"user_id", nd.UserID}, {"user_name", nd.UserName}} {
 			if f.v != "" { // omitempty
-				n += len(`,"":""`) + len(f.name) + jsonLen(f.v)
+				n += len(`,"":""`) + len(f.name) + fit.JSONLen(f.v)
 			}
 		}
 		if len(nd.Style) > 0 {
 			n += len(`,"style":[]`) + len(nd.Style) - 1
 			for _, st := range nd.Style {
-				n += len(`""`) + jsonLen(st)
+				n += len(`""`) + fit.JSONLen(st)
 			}
 		}
 	}
@@ -124,8 +126,8 @@ var emptyParagraphLen = len(`[{"tag":"text","text":""}]`)
 // "…". Cutting can complete or break a link, which changes the paragraph's
 // size, so it measures the result and cuts again by the excess.
 func cutParagraph(ln string, budget int) string {
-	for room := budget - emptyParagraphLen; room > len(ellipsis); {
-		c := cutTo(ln, room)
+	for room := budget - emptyParagraphLen; room > len(fit.Ellipsis); {
+		c := fit.CutTo(ln, room)
 		n := paragraphLen(c)
 		if n <= budget {
 			return c

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // Rendered is a message shaped for one bot.
@@ -30,7 +30,6 @@ const (
 	// maxTitleRunes bounds a title: it is one line in a phone
 	// notification, and every part repeats it.
 	maxTitleRunes = 128
-	ellipsis      = "…"
 	// blockSep separates the blocks of a text or card body (text,
 	// buttons, mentions, keyword) with a blank line, so that markdown
 	// does not run a list into the line after it.
@@ -109,10 +108,10 @@ func (b Bot) render(msg notify.Message, limit int) (Rendered, error) {
 			"choose interactive, post or text for the channel")
 	}
 	title := cleanLine(defuse(msg.Title))
-	text := defuse(strings.ReplaceAll(clean(msg.Text), "\r\n", "\n"))
+	text := defuse(strings.ReplaceAll(fit.Clean(msg.Text), "\r\n", "\n"))
 	var notes []string
 	for _, btn := range msg.Buttons {
-		u := strings.TrimSpace(clean(btn.URL))
+		u := strings.TrimSpace(fit.Clean(btn.URL))
 		t := cleanLine(defuse(btn.Title))
 		if u == "" {
 			notes = append(notes, fmt.Sprintf("buttons: %q has no URL and was left out", t))
@@ -177,7 +176,7 @@ func (l *layout) setMentions(m notify.Mentions) (notes []string) {
 		}
 	}
 	for _, p := range m.People {
-		id := strings.TrimSpace(clean(p.LarkOpenID))
+		id := strings.TrimSpace(fit.Clean(p.LarkOpenID))
 		switch {
 		case id == "":
 			notes = append(notes, fmt.Sprintf("mentions: %s has no Lark open ID, not mentioned", describe(p)))
@@ -321,11 +320,11 @@ func (l *layout) payload(title, chunk string, first, measuring bool) Payload {
 	}
 	switch l.typ {
 	case MsgText:
-		body := joinNonEmpty(blockSep, chunk, l.footer, mentions)
+		body := fit.Join(blockSep, chunk, l.footer, mentions)
 		if needKeyword(containsAny(body, l.keywords) || containsAny(title, l.keywords)) {
-			body = joinNonEmpty(blockSep, body, l.keywordLine())
+			body = fit.Join(blockSep, body, l.keywordLine())
 		}
-		return Payload{MsgType: MsgText, Content: &Content{Text: joinNonEmpty("\n", title, body)}}
+		return Payload{MsgType: MsgText, Content: &Content{Text: fit.Join("\n", title, body)}}
 
 	case MsgPost:
 		paras := paragraphs(chunk)
@@ -342,9 +341,9 @@ func (l *layout) payload(title, chunk string, first, measuring bool) Payload {
 		return Payload{MsgType: MsgPost, Content: &Content{Post: &Post{ZhCN: PostBody{Title: title, Content: paras}}}}
 	}
 
-	md := joinNonEmpty(blockSep, chunk, mentions)
+	md := fit.Join(blockSep, chunk, mentions)
 	if needKeyword(containsAny(md, l.keywords)) {
-		md = joinNonEmpty(blockSep, md, l.keywordLine())
+		md = fit.Join(blockSep, md, l.keywordLine())
 	}
 	var elems []CardElement
 	if md != "" || len(l.buttons) == 0 { // a card needs at least one element
@@ -405,7 +404,7 @@ func (l *layout) lineLen(s string) int {
 	if l.typ == MsgPost {
 		return paragraphLen(s)
 	}
-	return jsonLen(s)
+	return fit.JSONLen(s)
 }
 
 // sepLen is what joining two lines adds: an encoded "\n", or the comma
@@ -422,14 +421,14 @@ func (l *layout) cutLine(s string, budget int) string {
 	if l.typ == MsgPost {
 		return cutParagraph(s, budget)
 	}
-	return cutTo(s, budget)
+	return fit.CutTo(s, budget)
 }
 
 // split cuts text into one chunk per part. Part titles carry "(i/n)", whose
 // width depends on how many parts there are, so it packs again whenever
 // the count gains a digit.
 func (l *layout) split(text string) (chunks []string, cut int, err error) {
-	lines := l.measure(text)
+	lines := fit.Measure(text, l.lineLen)
 	for n := 1; ; {
 		first, err := l.budget(n, true)
 		if err != nil {
@@ -446,7 +445,7 @@ func (l *layout) split(text string) (chunks []string, cut int, err error) {
 				fmt.Sprintf("the title, buttons, mentions and keyword alone leave no room for the text in Lark's %d bytes", l.limit),
 				"shorten the title, the buttons or the keywords, or mention fewer people")
 		}
-		chunks, cut = l.pack(text, lines, first, rest)
+		chunks, cut = fit.Pack(text, lines, first, rest, l.sepLen(), l.cutLine)
 		m := len(chunks)
 		if (n == 1 && m == 1) || (n > 1 && digits(m) <= digits(n)) {
 			return chunks, cut, nil
@@ -459,90 +458,15 @@ func (l *layout) split(text string) (chunks []string, cut int, err error) {
 // limit: enough for a post paragraph holding a cut line's "…".
 const minRoom = 64
 
-// line is one line of a text: where it is, and what it adds to a part.
-type line struct{ start, end, size int }
-
-func (l *layout) measure(text string) []line {
-	lines := make([]line, 0, strings.Count(text, "\n")+1)
-	for start := 0; ; {
-		end := strings.IndexByte(text[start:], '\n')
-		if end < 0 {
-			return append(lines, line{start, len(text), l.lineLen(text[start:])})
-		}
-		end += start
-		lines = append(lines, line{start, end, l.lineLen(text[start:end])})
-		start = end + 1
-	}
-}
-
-// pack fills chunks with whole lines, greedily: the first chunk up to first
-// bytes, the others up to rest. A line longer than a whole chunk is cut and
-// makes a chunk of its own. The chunks are slices of text, not copies, and
-// joined with "\n" they give it back, but for the ends of cut lines.
-func (l *layout) pack(text string, lines []line, first, rest int) (chunks []string, cut int) {
-	budget, sep := first, l.sepLen()
-	open := false
-	var start, end, size int
-	emit := func(c string) {
-		chunks = append(chunks, c)
-		budget, open = rest, false
-	}
-	for _, ln := range lines {
-		if open && size+sep+ln.size <= budget {
-			end, size = ln.end, size+sep+ln.size
-			continue
-		}
-		if open {
-			emit(text[start:end])
-		}
-		if ln.size > budget {
-			emit(l.cutLine(text[ln.start:ln.end], budget))
-			cut++
-			continue
-		}
-		start, end, size, open = ln.start, ln.end, ln.size, true
-	}
-	if open {
-		chunks = append(chunks, text[start:end])
-	}
-	return chunks, cut
-}
-
 // trimToParts cuts text on a line or rune boundary, with a closing line
 // saying how much was left out, until it splits into at most MaxParts.
 func (l *layout) trimToParts(text string) (chunks []string, cut, left int, err error) {
-	for keep := MaxParts * l.limit; keep > 0; {
-		keep = keep * 9 / 10
-		head := text[:min(keep, len(text))]
-		for !utf8.ValidString(head) { // never end inside a UTF-8 sequence
-			head = head[:len(head)-1]
-		}
-		if i := strings.LastIndexByte(head, '\n'); i > len(head)/2 {
-			head = head[:i]
-		}
-		left = len(text) - len(head)
-		trimmed := fmt.Sprintf("%s\n\n… message too long for Lark: the last %d bytes were left out", head, left)
+	for trimmed, left := range fit.Shorter(text, "Lark", MaxParts*l.limit) {
 		if chunks, cut, err = l.split(trimmed); err != nil || len(chunks) <= MaxParts {
 			return chunks, cut, left, err
 		}
 	}
 	return nil, 0, 0, invalid("message-unsplittable", "the message does not fit in Lark messages", "shorten the template")
-}
-
-// cutTo shortens s to at most budget encoded bytes, ending in "…", on a
-// rune boundary.
-func cutTo(s string, budget int) string {
-	if jsonLen(s) <= budget {
-		return s
-	}
-	budget -= len(ellipsis) // all three bytes are plain in JSON
-	n := 0
-	for i, r := range s {
-		if n += runeJSONLen(r); n > budget {
-			return s[:i] + ellipsis
-		}
-	}
-	return s
 }
 
 // check guards the promise of the package: no part over the limit, signed.
@@ -566,22 +490,9 @@ func invalid(code, message, hint string) *notify.Error {
 	return &notify.Error{Action: notify.Permanent, Code: code, Message: message, Hint: hint}
 }
 
-var newlines = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
-
 // cleanLine makes s one clean line: valid UTF-8, newlines turned into
 // spaces, trimmed, at most maxTitleRunes long.
-func cleanLine(s string) string {
-	s = strings.TrimSpace(newlines.Replace(clean(s)))
-	if utf8.RuneCountInString(s) <= maxTitleRunes {
-		return s
-	}
-	i := 0
-	for range maxTitleRunes - 1 {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-	}
-	return s[:i] + ellipsis
-}
+func cleanLine(s string) string { return fit.Line(s, maxTitleRunes) }
 
 func containsAny(s string, subs []string) bool {
 	for _, sub := range subs {
@@ -590,21 +501,6 @@ func containsAny(s string, subs []string) bool {
 		}
 	}
 	return false
-}
-
-// joinNonEmpty joins the non-empty parts with sep.
-func joinNonEmpty(sep string, parts ...string) string {
-	var b strings.Builder
-	for _, p := range parts {
-		if p == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString(sep)
-		}
-		b.WriteString(p)
-	}
-	return b.String()
 }
 
 func digits(n int) int { return len(strconv.Itoa(n)) }

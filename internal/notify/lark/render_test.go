@@ -16,6 +16,7 @@ import (
 
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
@@ -506,7 +507,7 @@ func TestRenderSplit(t *testing.T) {
 					if len(rd.Notes) != 0 {
 						t.Errorf("notes = %q, want none", rd.Notes)
 					}
-					if got, want := textOf(t, rd), clean(tt.text); typ != MsgPost && got != want {
+					if got, want := textOf(t, rd), fit.Clean(tt.text); typ != MsgPost && got != want {
 						t.Errorf("joined parts differ from the text: lengths %d, %d", len(got), len(want))
 					}
 					return
@@ -581,14 +582,6 @@ func TestNodesLen(t *testing.T) {
 	}
 }
 
-func TestJSONLen(t *testing.T) {
-	for _, s := range []string{"", "plain", `"\`, "<>&", "\b\f\n\r\t\x00\x1f\x7f", "\u2028\u2029", "告警🔥", "\uFFFD", "é"} {
-		if got, want := jsonLen(s), encodedSize(t, s)-2; got != want {
-			t.Errorf("jsonLen(%q) = %d, encoding/json writes %d", s, got, want)
-		}
-	}
-}
-
 // FuzzRender: whatever the title, text and keyword, Render never panics,
 // and what it renders fits the limit once signed, is valid UTF-8, stays
 // within MaxParts and carries the keyword; a post paragraph's computed
@@ -610,7 +603,7 @@ func FuzzRender(f *testing.F) {
 		}
 		msg := notify.Message{Title: title, Text: text, Buttons: []notify.Button{details, silence},
 			Mentions: notify.Mentions{People: []notify.Person{bo}, All: true}}
-		if line, _, _ := strings.Cut(clean(text), "\n"); strings.TrimSpace(line) != "" {
+		if line, _, _ := strings.Cut(fit.Clean(text), "\n"); strings.TrimSpace(line) != "" {
 			if got, want := paragraphLen(line), encodedSize(t, paragraph(line)); got != want {
 				t.Fatalf("paragraphLen = %d, encoding/json writes %d", got, want)
 			}
@@ -648,7 +641,7 @@ func hasNote(rd Rendered, s string) bool {
 
 func encodedSize(t testing.TB, v any) int {
 	t.Helper()
-	n, err := encodedLen(v)
+	n, err := fit.EncodedLen(v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // DefaultTimeout bounds one request when Client.Timeout is zero.
@@ -138,7 +139,7 @@ func read(status int, header http.Header, body []byte, h notify.Redactor) error 
 		ErrMsg  string `json:"errmsg"`
 	}
 	decoded := json.Unmarshal(body, &a) == nil && a.ErrCode != nil
-	code, errmsg := 0, h.Text(clean(a.ErrMsg))
+	code, errmsg := 0, h.Text(fit.Clean(a.ErrMsg))
 	if decoded {
 		code = *a.ErrCode
 	}
@@ -150,7 +151,7 @@ func read(status int, header http.Header, body []byte, h notify.Redactor) error 
 		}
 		return classify(code, errmsg)
 	case status == http.StatusOK:
-		start := clean(string(body[:min(len(body), 120)]))
+		start := fit.Clean(string(body[:min(len(body), 120)]))
 		return notWeCom.With(0, "", fmt.Errorf("the answer starts %q", h.Text(start)))
 	case status >= 500:
 		e := serverError.With(code, errmsg, statusErr)

@@ -1,8 +1,7 @@
 package wecom
 
 import (
-	"bytes"
-	"encoding/json"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // Payload is one request body for the robot webhook: msgtype and the one
@@ -47,12 +46,4 @@ func (p Payload) content() string {
 // Encode returns the request body exactly as Post sends it. HTML escaping
 // is off: WeCom reads JSON, not HTML, and "<font>" and "<@userid>" read
 // better unescaped in golden files and in captured requests.
-func (p Payload) Encode() ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(p); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
+func (p Payload) Encode() ([]byte, error) { return fit.Encode(p) }

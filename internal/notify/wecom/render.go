@@ -7,6 +7,7 @@ import (
 
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 // Rendered is a message shaped for one robot.
@@ -30,7 +31,6 @@ const (
 	// maxTitleRunes bounds a title: it is one line on a phone, and every
 	// part repeats it.
 	maxTitleRunes = 128
-	ellipsis      = "…"
 	// blockSep separates the blocks of a content (title, text, buttons,
 	// mentions): a blank line, which every WeCom client renders as a
 	// paragraph break.
@@ -104,7 +104,7 @@ func (r Robot) render(msg notify.Message, limit int) (Rendered, error) {
 	if typ == MsgMarkdown {
 		l.color = titleColors[msg.Status]
 	}
-	text := clean(msg.Text)
+	text := fit.Clean(msg.Text)
 	notes := l.setFooter(msg.Buttons)
 	if l.title == "" && strings.TrimSpace(text) == "" && l.footer == "" {
 		return Rendered{}, invalid("empty-message", "the message has no title, text or button", "check the template: it rendered nothing")
@@ -143,7 +143,7 @@ func (l *layout) setFooter(buttons []notify.Button) (notes []string) {
 	var items []string
 	dropped := 0
 	for _, b := range buttons {
-		title, link := cleanLine(b.Title), strings.TrimSpace(newlines.Replace(clean(b.URL)))
+		title, link := cleanLine(b.Title), strings.TrimSpace(newlines.Replace(fit.Clean(b.URL)))
 		if link == "" {
 			dropped++
 			continue
@@ -180,7 +180,7 @@ func (l *layout) setMentions(m notify.Mentions) (notes []string) {
 	var ids, mobiles, byMobile, nobody []string
 	for _, p := range m.People {
 		name := cleanLine(p.Name)
-		id, mobile := strings.TrimSpace(clean(p.WeComUserID)), mobileNumber(p.Mobile)
+		id, mobile := strings.TrimSpace(fit.Clean(p.WeComUserID)), mobileNumber(p.Mobile)
 		switch {
 		case validUserID(id):
 			ids = appendNew(ids, id)
@@ -249,7 +249,7 @@ func isAlnum(c byte) bool {
 // since WeCom stores mainland numbers bare. Other international numbers go
 // as given: WeCom does not document their form.
 func mobileNumber(v string) string {
-	v = strings.TrimSpace(clean(v))
+	v = strings.TrimSpace(fit.Clean(v))
 	for _, prefix := range []string{"+86-", "+86 ", "+86"} {
 		if rest, ok := strings.CutPrefix(v, prefix); ok {
 			return strings.TrimSpace(rest)
@@ -308,13 +308,13 @@ func (l *layout) titleLine(title string) string {
 // first line.
 func (l *layout) content(title, chunk string, first bool) string {
 	if l.typ == MsgText {
-		return joinNonEmpty("\n", title, joinNonEmpty(blockSep, chunk, l.footer))
+		return fit.Join("\n", title, fit.Join(blockSep, chunk, l.footer))
 	}
 	mentions := ""
 	if first {
 		mentions = l.mentionLine
 	}
-	return joinNonEmpty(blockSep, l.titleLine(title), chunk, l.footer, mentions)
+	return fit.Join(blockSep, l.titleLine(title), chunk, l.footer, mentions)
 }
 
 func (l *layout) payload(title, chunk string, first bool) Payload {
@@ -341,9 +341,7 @@ func (l *layout) budget(first bool) int {
 }
 
 // trimMark closes the last part of a message cut to MaxParts.
-func trimMark(left int) string {
-	return fmt.Sprintf("… message too long for WeCom: the last %d bytes were left out", left)
-}
+func trimMark(left int) string { return fit.LeftOut("WeCom", left) }
 
 // split cuts a text too long for one part into one chunk per part, with
 // notes on what it cut.
@@ -394,7 +392,7 @@ func (l *layout) split(text string) (chunks, notes []string, err error) {
 	for i, s := range spans {
 		chunks[i] = text[s.start:s.end]
 		if s.cut {
-			chunks[i] += ellipsis
+			chunks[i] += fit.Ellipsis
 			cut++
 		}
 	}
@@ -450,7 +448,7 @@ func pack(text string, budget func(part int) int) []span {
 // cutAt is where to cut s so that it and "…" fit in budget bytes: the
 // last rune boundary that leaves room. s is longer than budget.
 func cutAt(s string, budget int) int {
-	n := max(0, budget-len(ellipsis))
+	n := max(0, budget-len(fit.Ellipsis))
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
@@ -478,35 +476,4 @@ var newlines = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 
 // cleanLine makes s one clean line: valid UTF-8, newlines turned into
 // spaces, trimmed, at most maxTitleRunes long.
-func cleanLine(s string) string {
-	s = strings.TrimSpace(newlines.Replace(clean(s)))
-	if utf8.RuneCountInString(s) <= maxTitleRunes {
-		return s
-	}
-	i := 0
-	for range maxTitleRunes - 1 {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-	}
-	return s[:i] + ellipsis
-}
-
-// joinNonEmpty joins the non-empty parts with sep.
-func joinNonEmpty(sep string, parts ...string) string {
-	n := 0
-	for _, p := range parts {
-		n += len(sep) + len(p)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, p := range parts {
-		if p == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString(sep)
-		}
-		b.WriteString(p)
-	}
-	return b.String()
-}
+func cleanLine(s string) string { return fit.Line(s, maxTitleRunes) }

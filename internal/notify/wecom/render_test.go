@@ -16,6 +16,7 @@ import (
 
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
@@ -397,7 +398,7 @@ func TestRenderSplit(t *testing.T) {
 					}
 				}
 				got := strings.Join(chunks, "\n")
-				want := clean(tt.text)
+				want := fit.Clean(tt.text)
 				if tt.cut == 0 {
 					if got != want {
 						t.Errorf("joined parts differ from the text: lengths %d, %d", len(got), len(want))
@@ -410,11 +411,11 @@ func TestRenderSplit(t *testing.T) {
 				if !hasNote(rd, "cut short") {
 					t.Errorf("notes = %q, want one about the cut", rd.Notes)
 				}
-				if strings.Count(got, ellipsis) != tt.cut {
-					t.Errorf("%d ellipses, want %d", strings.Count(got, ellipsis), tt.cut)
+				if strings.Count(got, fit.Ellipsis) != tt.cut {
+					t.Errorf("%d ellipses, want %d", strings.Count(got, fit.Ellipsis), tt.cut)
 				}
 				for line := range strings.SplitSeq(got, "\n") {
-					if kept, ok := strings.CutSuffix(line, ellipsis); ok && !strings.Contains(want, kept) {
+					if kept, ok := strings.CutSuffix(line, fit.Ellipsis); ok && !strings.Contains(want, kept) {
 						t.Errorf("cut line %.40q… is not from the text", kept)
 					}
 				}

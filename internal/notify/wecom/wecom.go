@@ -15,8 +15,6 @@ package wecom
 
 import (
 	"log/slog"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/tocsinhq/tocsin/internal/secret"
 )
@@ -83,14 +81,4 @@ func (r Robot) msgType() MsgType {
 		return MsgMarkdown
 	}
 	return r.MsgType
-}
-
-// clean makes s valid UTF-8. WeCom limits content in bytes and
-// encoding/json would send each invalid byte as a 3-byte U+FFFD; replacing
-// them first keeps the byte count Tocsin measures the one WeCom measures.
-func clean(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
 }

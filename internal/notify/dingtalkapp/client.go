@@ -30,7 +30,7 @@ const MaxUsersPerCall = 20
 const maxAnswer = 64 << 10
 
 // defaultHTTP serves Clients without an HTTP client of their own, so the
-// zero Client still has transport timeouts (http.DefaultClient has none).
+// zero Client still has transport timeouts (Go's default client has none).
 var defaultHTTP = sync.OnceValue(func() *http.Client { return notify.NewHTTPClient(DefaultTimeout, nil) })
 
 // Client sends messages through DingTalk app robots. One Client serves

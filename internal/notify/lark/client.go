@@ -23,7 +23,7 @@ const DefaultTimeout = 10 * time.Second
 const maxAnswer = 64 << 10
 
 // defaultHTTP serves Clients without an HTTP client of their own, so the
-// zero Client still has transport timeouts (http.DefaultClient has none).
+// zero Client still has transport timeouts (Go's default client has none).
 var defaultHTTP = sync.OnceValue(func() *http.Client { return notify.NewHTTPClient(DefaultTimeout, nil) })
 
 // Client posts messages to Lark custom bots. It holds no per-bot state, so

@@ -34,7 +34,7 @@ const (
 )
 
 // defaultHTTP serves Clients without an HTTP client of their own, so the
-// zero Client still has transport timeouts (http.DefaultClient has none)
+// zero Client still has transport timeouts (Go's default client has none)
 // and still does not follow redirects.
 var defaultHTTP = sync.OnceValue(func() *http.Client { return notify.NewHTTPClient(DefaultTimeout, nil) })
 

@@ -347,3 +347,32 @@ func TestDefaultBudgets(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskedPathTokenIsKept: a Lark webhook's token is in its path, and
+// the URL the API shows masks it there; sending that back keeps the token.
+func TestMaskedPathTokenIsKept(t *testing.T) {
+	env := testEnv(t, "")
+	const hook = "https://open.feishu.cn/open-apis/bot/v2/hook/2f5e0b7a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
+	stored, err := validate(t, `{"name":"l","kind":"lark_robot","settings":{"webhook_url":"`+hook+`"}}`, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, _ := json.Marshal(stored)
+	var m map[string]any
+	json.Unmarshal(shown, &m)
+	masked := m["settings"].(map[string]any)["webhook_url"].(string)
+	if strings.Contains(masked, "2f5e0b7a") {
+		t.Fatalf("the token shows: %s", masked)
+	}
+	back, _ := json.Marshal(m)
+	updated, err := validate(t, string(back), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := KeepSecrets(updated, stored); err != nil {
+		t.Fatal(err)
+	}
+	if got := updated.Settings.(*LarkRobot).WebhookURL.Reveal(); got != hook {
+		t.Errorf("after a PUT of the masked URL the webhook is %q, want the stored one", got)
+	}
+}

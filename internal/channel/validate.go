@@ -163,9 +163,10 @@ func KeepSecrets(ch, stored *Channel) error {
 func CheckNoMasked(ch *Channel) error { return KeepSecrets(ch, nil) }
 
 // isMaskedValue reports whether v is a masked secret, or a URL whose query
-// carries a masked value (the masked form of a webhook URL).
+// value or path segment is masked (the masked form of a webhook URL: a
+// DingTalk access_token, a Lark /hook/<token>).
 func isMaskedValue(v string) bool {
-	return secret.IsMasked(v) || strings.Contains(v, "="+secret.Mask)
+	return secret.IsMasked(v) || strings.Contains(v, "="+secret.Mask) || strings.Contains(v, "/"+secret.Mask)
 }
 
 // ValidateSettings checks settings built in code (the send command's flags)

@@ -1,0 +1,454 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"maps"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tocsinhq/tocsin/internal/channel"
+	"github.com/tocsinhq/tocsin/internal/contact"
+)
+
+const openAPIPath = "../../api/openapi.yaml"
+
+// catchAlls are the method-less patterns that answer what no route matched
+// (404 or 405); they are described in the document's text, not as paths.
+var catchAlls = map[string]bool{"/api/": true, "/hooks/": true}
+
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// loadOpenAPI reads api/openapi.yaml as generic YAML.
+func loadOpenAPI(t *testing.T) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(openAPIPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", openAPIPath, err)
+	}
+	if v, _ := doc["openapi"].(string); !strings.HasPrefix(v, "3.1.") {
+		t.Fatalf("%s: openapi is %q, want 3.1.x", openAPIPath, v)
+	}
+	return doc
+}
+
+// documentedOps returns "METHOD /path" for every operation in the document.
+func documentedOps(t *testing.T, doc map[string]any) map[string]bool {
+	t.Helper()
+	paths, ok := doc["paths"].(map[string]any)
+	if !ok {
+		t.Fatalf("%s has no paths", openAPIPath)
+	}
+	ops := map[string]bool{}
+	for path, item := range paths {
+		item, ok := item.(map[string]any)
+		if !ok {
+			t.Errorf("%s: path %s is not an object", openAPIPath, path)
+			continue
+		}
+		for key := range item {
+			if slices.Contains(httpMethods, key) {
+				ops[strings.ToUpper(key)+" "+path] = true
+			}
+		}
+	}
+	return ops
+}
+
+// registration is one route pattern the package registers, and where.
+type registration struct {
+	pattern string
+	pos     string
+}
+
+// registeredRoutes reads the package's source for every route it registers:
+// s.mux.Handle(…), s.mux.HandleFunc(…) and s.handle(…) with a literal
+// pattern. Reading the source, rather than a list kept by hand, means a new
+// route cannot be added without the test seeing it; a registration whose
+// pattern is not a literal fails the test, since it cannot be read.
+func registeredRoutes(t *testing.T) []registration {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	var out []registration
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok || !isRegistration(call) || len(call.Args) == 0 {
+					return true
+				}
+				pos := fset.Position(call.Pos()).String()
+				lit, ok := call.Args[0].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					// The wrapper s.handle passes its own parameter on.
+					if fn.Name.Name != "handle" {
+						t.Errorf("%s: a route is registered with a pattern that is not a string literal; this test cannot read it", pos)
+					}
+					return true
+				}
+				pattern, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatalf("%s: %v", pos, err)
+				}
+				out = append(out, registration{pattern: pattern, pos: pos})
+				return true
+			})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("found no route registrations in the package's source")
+	}
+	return out
+}
+
+// isRegistration reports whether call is <x>.mux.Handle(…),
+// <x>.mux.HandleFunc(…) or <x>.handle(…).
+func isRegistration(call *ast.CallExpr) bool {
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	switch sel.Sel.Name {
+	case "Handle", "HandleFunc":
+		recv, ok := sel.X.(*ast.SelectorExpr)
+		return ok && recv.Sel.Name == "mux"
+	case "handle":
+		_, ok := sel.X.(*ast.Ident)
+		return ok
+	}
+	return false
+}
+
+var wildcard = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?\}`)
+
+// docPath turns a ServeMux path pattern into an OpenAPI path template:
+// "{$}" goes, "{rest...}" becomes "{rest}".
+func docPath(p string) string {
+	return wildcard.ReplaceAllString(strings.ReplaceAll(p, "{$}", ""), "{$1}")
+}
+
+// samplePath fills a path template's parameters with sample values.
+func samplePath(p string) string {
+	return wildcard.ReplaceAllString(strings.ReplaceAll(p, "{$}", ""), "sample-$1")
+}
+
+// routeOf answers which registered pattern the server's mux picks for a
+// request.
+func routeOf(s *Server, method, path string) string {
+	_, pattern := s.mux.Handler(httptest.NewRequest(method, path, nil))
+	return pattern
+}
+
+// TestOpenAPIDocumentsEveryRoute checks api/openapi.yaml against the routes
+// the server registers, both ways: every route is documented with its
+// method and path template, and every documented operation is a route.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	doc := loadOpenAPI(t)
+	documented := documentedOps(t, doc)
+	s := New(Options{})
+
+	registered := map[string]bool{}
+	for _, r := range registeredRoutes(t) {
+		method, path, hasMethod := strings.Cut(r.pattern, " ")
+		if !hasMethod {
+			if !catchAlls[r.pattern] {
+				t.Errorf("%s: route %q has no method: give it one and document it in api/openapi.yaml", r.pos, r.pattern)
+			}
+			continue
+		}
+		if !strings.HasPrefix(path, "/") {
+			t.Errorf("%s: route %q names a host; this test does not know how to document that", r.pos, r.pattern)
+			continue
+		}
+		// The source and the mux must agree, or this test reads the
+		// wrong list (a registration in a function never called, say).
+		if got := routeOf(s, method, samplePath(path)); got != r.pattern {
+			t.Errorf("%s: route %q is in the source, but the server routes %s %s to %q", r.pos, r.pattern, method, samplePath(path), got)
+		}
+		op := method + " " + docPath(path)
+		registered[op] = true
+		if !documented[op] {
+			t.Errorf("route %q (%s) is not documented in api/openapi.yaml: add paths.%s.%s", r.pattern, r.pos, docPath(path), strings.ToLower(method))
+		}
+	}
+
+	for _, op := range slices.Sorted(maps.Keys(documented)) {
+		method, path, _ := strings.Cut(op, " ")
+		got := routeOf(s, method, samplePath(path))
+		switch {
+		case got == op && registered[op]:
+		case got == op:
+			t.Errorf("%s is a route, but registeredRoutes did not find it in the source: teach it how %s is registered", op, op)
+		case got == "" || catchAlls[got]:
+			t.Errorf("api/openapi.yaml documents %s, but the server has no such route (%s %s falls to %q)", op, method, samplePath(path), got)
+		default:
+			t.Errorf("api/openapi.yaml documents %s, but the server routes it to %q: method and path template must match the route exactly", op, got)
+		}
+	}
+}
+
+// TestOpenAPIShape checks what a reader of api/openapi.yaml relies on
+// beyond the route list: every $ref resolves, every path parameter is
+// declared, and the admin token is required exactly under /api/.
+func TestOpenAPIShape(t *testing.T) {
+	doc := loadOpenAPI(t)
+
+	var walk func(where string, v any)
+	walk = func(where string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok {
+				if _, err := resolve(doc, ref); err != "" {
+					t.Errorf("%s: $ref %s: %s", where, ref, err)
+				}
+			}
+			for k, child := range v {
+				walk(where+"."+k, child)
+			}
+		case []any:
+			for i, child := range v {
+				walk(where+"["+strconv.Itoa(i)+"]", child)
+			}
+		}
+	}
+	walk("", doc)
+
+	if !reflect.DeepEqual(doc["security"], []any{map[string]any{"adminToken": []any{}}}) {
+		t.Errorf("top-level security is %v, want the adminToken scheme", doc["security"])
+	}
+	for path, item := range doc["paths"].(map[string]any) {
+		item := item.(map[string]any)
+		for _, method := range httpMethods {
+			op, ok := item[method].(map[string]any)
+			if !ok {
+				continue
+			}
+			where := strings.ToUpper(method) + " " + path
+			security, overrides := op["security"]
+			open := overrides && reflect.DeepEqual(security, []any{})
+			if strings.HasPrefix(path, "/api/") == open {
+				t.Errorf("%s: security is %v; /api/ needs the admin token, other paths need none", where, security)
+			}
+			if _, ok := op["responses"].(map[string]any); !ok {
+				t.Errorf("%s has no responses", where)
+			}
+			declared := map[string]bool{}
+			for _, list := range []any{item["parameters"], op["parameters"]} {
+				params, _ := list.([]any)
+				for _, p := range params {
+					p, err := resolveParam(doc, p)
+					if err != "" {
+						t.Errorf("%s: %s", where, err)
+						continue
+					}
+					if p["in"] == "path" {
+						declared[p["name"].(string)] = true
+					}
+				}
+			}
+			for _, m := range wildcard.FindAllStringSubmatch(path, -1) {
+				if !declared[m[1]] {
+					t.Errorf("%s: path parameter {%s} is not declared", where, m[1])
+				}
+				delete(declared, m[1])
+			}
+			for name := range declared {
+				t.Errorf("%s declares path parameter %q, which is not in the path", where, name)
+			}
+		}
+	}
+}
+
+func resolveParam(doc map[string]any, p any) (map[string]any, string) {
+	m, ok := p.(map[string]any)
+	if !ok {
+		return nil, "a parameter is not an object"
+	}
+	if ref, ok := m["$ref"].(string); ok {
+		v, err := resolve(doc, ref)
+		if err != "" {
+			return nil, "parameter " + ref + ": " + err
+		}
+		if m, ok = v.(map[string]any); !ok {
+			return nil, ref + " is not an object"
+		}
+	}
+	return m, ""
+}
+
+// resolve follows a local $ref ("#/components/schemas/Channel").
+func resolve(doc map[string]any, ref string) (any, string) {
+	rest, ok := strings.CutPrefix(ref, "#/")
+	if !ok {
+		return nil, "only local references are used"
+	}
+	var v any = doc
+	for _, part := range strings.Split(rest, "/") {
+		part = strings.NewReplacer("~1", "/", "~0", "~").Replace(part)
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, "does not resolve"
+		}
+		if v, ok = m[part]; !ok {
+			return nil, "does not resolve"
+		}
+	}
+	return v, ""
+}
+
+// schemaProps returns the property names of a component schema.
+func schemaProps(t *testing.T, doc map[string]any, name string) []string {
+	t.Helper()
+	v, err := resolve(doc, "#/components/schemas/"+name)
+	if err != "" {
+		t.Fatalf("schema %s: %s", name, err)
+	}
+	props, _ := v.(map[string]any)["properties"].(map[string]any)
+	return slices.Sorted(maps.Keys(props))
+}
+
+// jsonFields returns the JSON names of a struct type's fields.
+func jsonFields(typ reflect.Type) []string {
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	var out []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// marshalledKeys returns the top-level keys of v as JSON.
+func marshalledKeys(t *testing.T, v any) []string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Sorted(maps.Keys(m))
+}
+
+// TestOpenAPISchemasMatchJSON checks the documented properties against the
+// JSON the code reads and writes, so a field added to a type shows up here
+// until it is documented.
+func TestOpenAPISchemasMatchJSON(t *testing.T) {
+	doc := loadOpenAPI(t)
+	same := func(what string, documented, code []string) {
+		t.Helper()
+		if !slices.Equal(documented, code) {
+			t.Errorf("%s: api/openapi.yaml has %v, the code has %v", what, documented, code)
+		}
+	}
+
+	common := schemaProps(t, doc, "ChannelCommon")
+	same("channel as answered", common, marshalledKeys(t, channel.Channel{Timezone: "UTC", Settings: &channel.Webhook{}}))
+	same("channel as accepted", common, jsonFields(reflect.TypeFor[channel.Input]()))
+	same("budget", schemaProps(t, doc, "Budget"), jsonFields(reflect.TypeFor[channel.Budget]()))
+	same("daily_report", schemaProps(t, doc, "DailyReport"), jsonFields(reflect.TypeFor[channel.DailyReport]()))
+
+	// The channel schema is a oneOf discriminated by kind, one variant
+	// per kind this build accepts, each with that kind's settings.
+	chSchema, _ := resolve(doc, "#/components/schemas/Channel")
+	disc, _ := chSchema.(map[string]any)["discriminator"].(map[string]any)
+	if disc["propertyName"] != "kind" {
+		t.Errorf("Channel's discriminator is %v, want propertyName kind", disc)
+	}
+	mapping, _ := disc["mapping"].(map[string]any)
+	var kinds []string
+	for _, k := range channel.Kinds {
+		kinds = append(kinds, string(k))
+	}
+	slices.Sort(kinds)
+	same("channel kinds in the discriminator", slices.Sorted(maps.Keys(mapping)), kinds)
+	kindEnum, _ := resolve(doc, "#/components/schemas/ChannelKind/enum")
+	var enum []string
+	for _, k := range kindEnum.([]any) {
+		enum = append(enum, k.(string))
+	}
+	slices.Sort(enum)
+	same("ChannelKind enum", enum, kinds)
+	for _, k := range channel.Kinds {
+		ref, _ := mapping[string(k)].(string)
+		variant, err := resolve(doc, ref)
+		if err != "" {
+			t.Errorf("kind %s maps to %q: %s", k, ref, err)
+			continue
+		}
+		allOf, _ := variant.(map[string]any)["allOf"].([]any)
+		if len(allOf) != 2 {
+			t.Errorf("%s: want allOf [ChannelCommon, the kind's own part]", ref)
+			continue
+		}
+		own, _ := allOf[1].(map[string]any)["properties"].(map[string]any)
+		if c, _ := own["kind"].(map[string]any); c["const"] != string(k) {
+			t.Errorf("%s: kind is %v, want const %s", ref, own["kind"], k)
+		}
+		settingsRef, _ := own["settings"].(map[string]any)["$ref"].(string)
+		name := strings.TrimPrefix(settingsRef, "#/components/schemas/")
+		settings, err2 := channel.NewSettings(k)
+		if err2 != nil {
+			t.Fatal(err2)
+		}
+		same("settings of "+string(k), schemaProps(t, doc, name), jsonFields(reflect.TypeOf(settings)))
+	}
+
+	same("contact as answered", schemaProps(t, doc, "Contact"), marshalledKeys(t, contact.Contact{}))
+	same("contact as accepted", schemaProps(t, doc, "Contact"), jsonFields(reflect.TypeFor[contact.Input]()))
+	same("contact group as answered", schemaProps(t, doc, "ContactGroup"), marshalledKeys(t, contact.Group{}))
+	same("contact group as accepted", schemaProps(t, doc, "ContactGroup"), jsonFields(reflect.TypeFor[contact.GroupInput]()))
+	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList"} {
+		same(l, schemaProps(t, doc, l), jsonFields(reflect.TypeFor[listResponse[any]]()))
+	}
+	same("error body", schemaProps(t, doc, "Error"), jsonFields(reflect.TypeFor[errorBody]()))
+	same("problem", schemaProps(t, doc, "Problem"), jsonFields(reflect.TypeFor[problemJSON]()))
+	same("test request", schemaProps(t, doc, "TestRequest"), jsonFields(reflect.TypeFor[testRequest]()))
+	same("test result", schemaProps(t, doc, "TestResult"), jsonFields(reflect.TypeFor[testResult]()))
+	same("test error", schemaProps(t, doc, "TestError"), jsonFields(reflect.TypeFor[testError]()))
+}

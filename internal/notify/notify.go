@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
@@ -216,6 +217,15 @@ func NewHTTPClient(timeout time.Duration, guard DialGuard) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
+
+// DefaultTimeout bounds a platform call when a client sets no timeout.
+const DefaultTimeout = 10 * time.Second
+
+// DefaultHTTPClient is the client platform clients fall back to when given
+// none: one for the whole process, made on first use, unguarded, with
+// DefaultTimeout, so even a zero-value platform client has transport
+// timeouts (Go's default client has none).
+var DefaultHTTPClient = sync.OnceValue(func() *http.Client { return NewHTTPClient(DefaultTimeout, nil) })
 
 // DrainClose reads what is left of body (up to a bound) and closes it, so
 // the connection can be reused.

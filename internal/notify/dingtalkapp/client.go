@@ -20,7 +20,7 @@ import (
 )
 
 // DefaultTimeout bounds one request when Client.Timeout is zero.
-const DefaultTimeout = 10 * time.Second
+const DefaultTimeout = notify.DefaultTimeout
 
 // MaxUsersPerCall is how many users one batchSend call may name.
 const MaxUsersPerCall = 20
@@ -29,17 +29,13 @@ const MaxUsersPerCall = 20
 // hundred bytes.
 const maxAnswer = 64 << 10
 
-// defaultHTTP serves Clients without an HTTP client of their own, so the
-// zero Client still has transport timeouts (Go's default client has none).
-var defaultHTTP = sync.OnceValue(func() *http.Client { return notify.NewHTTPClient(DefaultTimeout, nil) })
-
 // Client sends messages through DingTalk app robots. One Client serves
 // every app, concurrently, and holds the one piece of state the API
 // needs: each app's access token. The zero value is usable; a Client must
 // not be copied after first use.
 type Client struct {
 	// HTTP is the shared client, from notify.NewHTTPClient; nil means one
-	// made by notify.NewHTTPClient(DefaultTimeout, nil) for the whole package.
+	// notify.DefaultHTTPClient(), shared by the whole process.
 	HTTP *http.Client
 	// Now is the clock token lifetimes are measured with; nil means
 	// time.Now.
@@ -441,7 +437,7 @@ func (c *Client) client() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return defaultHTTP()
+	return notify.DefaultHTTPClient()
 }
 
 func (c *Client) now() time.Time {

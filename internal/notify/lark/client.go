@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
@@ -16,21 +15,17 @@ import (
 )
 
 // DefaultTimeout bounds one request when Client.Timeout is zero.
-const DefaultTimeout = 10 * time.Second
+const DefaultTimeout = notify.DefaultTimeout
 
 // maxAnswer bounds how much of Lark's answer is read; a real one is a few
 // dozen bytes.
 const maxAnswer = 64 << 10
 
-// defaultHTTP serves Clients without an HTTP client of their own, so the
-// zero Client still has transport timeouts (Go's default client has none).
-var defaultHTTP = sync.OnceValue(func() *http.Client { return notify.NewHTTPClient(DefaultTimeout, nil) })
-
 // Client posts messages to Lark custom bots. It holds no per-bot state, so
 // one Client serves every channel, concurrently. The zero value is usable.
 type Client struct {
 	// HTTP is the shared client, from notify.NewHTTPClient; nil means one
-	// made by notify.NewHTTPClient(DefaultTimeout, nil) for the whole package.
+	// notify.DefaultHTTPClient(), shared by the whole process.
 	HTTP *http.Client
 	// Now is the clock requests are signed with; nil means time.Now.
 	Now func() time.Time
@@ -102,7 +97,7 @@ func (c *Client) client() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return defaultHTTP()
+	return notify.DefaultHTTPClient()
 }
 
 func (c *Client) now() time.Time {

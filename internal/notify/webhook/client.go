@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -21,7 +20,7 @@ import (
 )
 
 // DefaultTimeout bounds one request when Client.Timeout is zero.
-const DefaultTimeout = 10 * time.Second
+const DefaultTimeout = notify.DefaultTimeout
 
 // userAgent names Tocsin to receivers, which may allow-list it.
 const userAgent = "Tocsin"
@@ -32,11 +31,6 @@ const (
 	maxAnswer     = 64 << 10
 	answerExcerpt = 200
 )
-
-// defaultHTTP serves Clients without an HTTP client of their own, so the
-// zero Client still has transport timeouts (Go's default client has none)
-// and still does not follow redirects.
-var defaultHTTP = sync.OnceValue(func() *http.Client { return notify.NewHTTPClient(DefaultTimeout, nil) })
 
 // Client posts messages to webhook receivers. It holds no per-channel
 // state, so one Client serves every channel, concurrently. The zero value
@@ -114,7 +108,7 @@ func (c *Client) client() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return defaultHTTP()
+	return notify.DefaultHTTPClient()
 }
 
 func (c *Client) now() time.Time {

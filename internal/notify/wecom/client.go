@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/tocsinhq/tocsin/internal/notify"
@@ -17,15 +16,11 @@ import (
 )
 
 // DefaultTimeout bounds one request when Client.Timeout is zero.
-const DefaultTimeout = 10 * time.Second
+const DefaultTimeout = notify.DefaultTimeout
 
 // maxAnswer bounds how much of WeCom's answer is read; a real one is a few
 // hundred bytes.
 const maxAnswer = 64 << 10
-
-// defaultHTTP serves Clients without an HTTP client of their own, so the
-// zero Client still has transport timeouts (Go's default client has none).
-var defaultHTTP = sync.OnceValue(func() *http.Client { return notify.NewHTTPClient(DefaultTimeout, nil) })
 
 // Client posts messages to WeCom robots. It holds no per-robot state, so
 // one Client serves every channel, concurrently. The zero value is usable.
@@ -33,7 +28,7 @@ var defaultHTTP = sync.OnceValue(func() *http.Client { return notify.NewHTTPClie
 // Unlike DingTalk's, it needs no clock: WeCom requests are not signed.
 type Client struct {
 	// HTTP is the shared client, from notify.NewHTTPClient; nil means one
-	// made by notify.NewHTTPClient(DefaultTimeout, nil) for the whole package.
+	// notify.DefaultHTTPClient(), shared by the whole process.
 	HTTP *http.Client
 	// Timeout bounds each request; zero means DefaultTimeout.
 	Timeout time.Duration
@@ -118,7 +113,7 @@ func (c *Client) client() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return defaultHTTP()
+	return notify.DefaultHTTPClient()
 }
 
 func (c *Client) timeout() time.Duration {

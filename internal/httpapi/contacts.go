@@ -15,12 +15,19 @@ import (
 // lookup finds an object by id, or else by name, so URLs and references
 // may use either.
 func lookup[T any](ctx context.Context, ref, what string, byID, byName func(context.Context, string) (T, error)) (T, error) {
+	v, err := byIDOrName(ctx, ref, byID, byName)
+	if errors.Is(err, store.ErrNotFound) {
+		return v, &Error{Status: http.StatusNotFound, Code: "not-found", Message: fmt.Sprintf("no %s has the id or name %q", what, ref)}
+	}
+	return v, err
+}
+
+// byIDOrName gets ref as an id, or else as a name; store.ErrNotFound when
+// it is neither.
+func byIDOrName[T any](ctx context.Context, ref string, byID, byName func(context.Context, string) (T, error)) (T, error) {
 	v, err := byID(ctx, ref)
 	if errors.Is(err, store.ErrNotFound) {
 		v, err = byName(ctx, ref)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return v, &Error{Status: http.StatusNotFound, Code: "not-found", Message: fmt.Sprintf("no %s has the id or name %q", what, ref)}
 	}
 	return v, err
 }
@@ -150,10 +157,7 @@ func (s *Server) decodeGroup(r *http.Request) (*contact.Group, error) {
 // resolver adapts a store's by-id and by-name getters to contact.Resolver.
 func resolver[T any](byID, byName func(context.Context, string) (T, error), id func(T) string) contact.Resolver {
 	return func(ctx context.Context, ref string) (string, bool, error) {
-		v, err := byID(ctx, ref)
-		if errors.Is(err, store.ErrNotFound) {
-			v, err = byName(ctx, ref)
-		}
+		v, err := byIDOrName(ctx, ref, byID, byName)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return "", false, nil

@@ -102,6 +102,9 @@ type Store interface {
 	// value otherwise. Replicas starting at once agree on one value.
 	InitMeta(ctx context.Context, key, value string) (stored string, err error)
 
+	// Pipeline keeps alerts, groups and the outbox.
+	Pipeline
+
 	// Ping checks the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -28,6 +28,8 @@ type DB struct {
 	// box seals channel secrets on the way in and opens them on the way out.
 	box *secret.Box
 	ids store.IDs
+	// SQLPipeline keeps the alert pipeline's tables.
+	*store.SQLPipeline
 }
 
 var _ store.Store = (*DB)(nil)
@@ -52,6 +54,10 @@ func Open(ctx context.Context, url string, box *secret.Box) (*DB, error) {
 	sdb.SetMaxIdleConns(10)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
 	db := &DB{db: sdb, box: box}
+	db.SQLPipeline = store.NewSQLPipeline(sdb, store.Dialect{
+		Dollar: true, ILike: "ILIKE",
+		LockChannel: `SELECT pg_advisory_xact_lock(hashtext('tocsin-budget:' || ?::text))`,
+	}, &db.ids)
 	m := store.Migrator{
 		FS: migrationFiles, Dir: "migrations",
 		Lock: lockMigrations, Applied: appliedVersions, Record: recordVersion,

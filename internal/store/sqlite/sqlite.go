@@ -35,6 +35,8 @@ type DB struct {
 	// box seals channel secrets on the way in and opens them on the way out.
 	box *secret.Box
 	ids store.IDs
+	// SQLPipeline keeps the alert pipeline's tables.
+	*store.SQLPipeline
 }
 
 var _ store.Store = (*DB)(nil)
@@ -73,6 +75,7 @@ func Open(ctx context.Context, path string, box *secret.Box) (*DB, error) {
 	sdb.SetMaxOpenConns(conns)
 	sdb.SetMaxIdleConns(conns)
 	db := &DB{db: sdb, box: box}
+	db.SQLPipeline = store.NewSQLPipeline(sdb, store.Dialect{ILike: "LIKE"}, &db.ids)
 	if err := db.init(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)

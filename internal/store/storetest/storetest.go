@@ -84,6 +84,11 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"WrongKey", testWrongKey},
 		{"ConcurrentOpen", testConcurrentOpen},
 		{"Ping", testPing},
+		{"IngestLifecycle", testIngestLifecycle},
+		{"ListAlerts", testListAlerts},
+		{"FlushGroup", testFlushGroup},
+		{"Outbox", testOutbox},
+		{"Budget", testBudget},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

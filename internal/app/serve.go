@@ -132,9 +132,17 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 		app:      &dingtalkapp.Client{HTTP: httpClient, Now: time.Now, Timeout: cfg.SendTimeout},
 		lark:     &lark.Client{HTTP: httpClient, Now: time.Now, Timeout: cfg.SendTimeout},
 	}
+	pipe, err := startPipeline(ctx, cfg, st, senders, reg, logger)
+	if err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, cleanup{"pipeline", pipe.stop})
 	api := httpapi.New(httpapi.Options{
-		Store:          st,
-		Sender:         senders,
+		Store:           st,
+		Sender:          senders,
+		Pipeline:        pipe.dispatcher,
+		SilencesChanged: pipe.silencesChanged,
+		PoliciesChanged: pipe.policiesChanged,
 		Logger:         logger.With("component", "httpapi"),
 		Registry:       reg,
 		AdminTokenHash: tokenHash,

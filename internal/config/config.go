@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tocsinhq/tocsin/internal/channel"
+	"github.com/tocsinhq/tocsin/internal/route"
 	"github.com/tocsinhq/tocsin/internal/secret"
 )
 
@@ -48,6 +50,12 @@ type Config struct {
 	SendTimeout time.Duration `yaml:"send_timeout"`
 	LogLevel    string        `yaml:"log_level"`
 	LogFormat   string        `yaml:"log_format"`
+	// ResolveTimeout ends an alert sent without an end this long after it
+	// was last received, as Alertmanager's resolve_timeout.
+	ResolveTimeout time.Duration `yaml:"resolve_timeout"`
+	// InhibitRules, from the file's inhibit_rules (Alertmanager's
+	// source_matchers / target_matchers / equal form).
+	InhibitRules []route.InhibitRule `yaml:"-"`
 
 	// Derived by Validate.
 	Hosts    channel.HostList `yaml:"-"`
@@ -57,9 +65,16 @@ type Config struct {
 // fileConfig is the YAML file's shape: Config plus the secrets, which are
 // plain strings there.
 type fileConfig struct {
-	Config      `yaml:",inline"`
-	DatabaseURL string `yaml:"database_url"`
-	AdminToken  string `yaml:"admin_token"`
+	Config       `yaml:",inline"`
+	DatabaseURL  string            `yaml:"database_url"`
+	AdminToken   string            `yaml:"admin_token"`
+	InhibitRules []inhibitRuleYAML `yaml:"inhibit_rules"`
+}
+
+type inhibitRuleYAML struct {
+	SourceMatchers []string `yaml:"source_matchers" json:"source_matchers"`
+	TargetMatchers []string `yaml:"target_matchers" json:"target_matchers"`
+	Equal          []string `yaml:"equal" json:"equal"`
 }
 
 // Default returns the configuration `tocsin serve` uses with no flags: local
@@ -75,6 +90,7 @@ func Default() Config {
 		WeComBaseURL:         "https://qyapi.weixin.qq.com",
 		MaxBodyBytes:         1 << 20,
 		SendTimeout:          10 * time.Second,
+		ResolveTimeout:       5 * time.Minute,
 		LogLevel:             "info",
 		LogFormat:            "text",
 	}
@@ -172,7 +188,20 @@ func parseFile(data []byte, cfg *Config) error {
 	if fc.AdminToken != "" {
 		cfg.AdminToken = secret.New(fc.AdminToken)
 	}
-	return nil
+	var errs []error
+	for i, r := range fc.InhibitRules {
+		// The rule's own decoder validates and words the problems.
+		j, err := json.Marshal(r)
+		if err == nil {
+			var ir route.InhibitRule
+			if err = ir.UnmarshalJSON(j); err == nil {
+				cfg.InhibitRules = append(cfg.InhibitRules, ir)
+				continue
+			}
+		}
+		errs = append(errs, fmt.Errorf("inhibit_rules[%d]: %w", i, err))
+	}
+	return errors.Join(errs...)
 }
 
 // Validate checks every setting and reports all problems at once; it also
@@ -223,6 +252,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SendTimeout <= 0 {
 		bad("send timeout must be positive")
+	}
+	if c.ResolveTimeout <= 0 {
+		bad("resolve_timeout must be positive, like 5m")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -89,6 +89,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			body.Errors = append(body.Errors, problemJSON{Code: "invalid-alert", Message: p.Message, Field: p.Field})
 		}
 		body.listProblems()
+	case errors.Is(err, store.ErrInvalidCursor):
+		status = http.StatusBadRequest
+		body.Error = problemJSON{Code: "invalid-cursor", Message: err.Error(), Field: "cursor"}
 	case errors.Is(err, store.ErrNotFound):
 		status = http.StatusNotFound
 		body.Error = problemJSON{Code: "not-found", Message: err.Error()}

@@ -13,6 +13,7 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	durations *prometheus.HistogramVec
 	testSends *prometheus.CounterVec
+	alerts    *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -30,11 +31,19 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "tocsin_channel_test_sends_total",
 			Help: "Test sends by channel kind, result (ok, retry, shrink, permanent) and error code.",
 		}, []string{"kind", "result", "code"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tocsin_alerts_received_total",
+			Help: "Alerts received, by intake source (alertmanager, native, grafana, alertmanager-webhook).",
+		}, []string{"source"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.durations, m.testSends)
+		reg.MustRegister(m.requests, m.durations, m.testSends, m.alerts)
 	}
 	return m
+}
+
+func (m *metrics) received(source string, n int) {
+	m.alerts.WithLabelValues(source).Add(float64(n))
 }
 
 func (m *metrics) observe(route string, status int, d time.Duration) {

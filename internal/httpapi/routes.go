@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"fmt"
+
 	"net/http"
 	"strings"
+
+	"github.com/tocsinhq/tocsin/internal/alert"
 )
 
 // routes lists every route the server answers.
@@ -30,6 +33,20 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/contact-groups/{id}", s.getContactGroup)
 	s.handle("PUT /api/v1/contact-groups/{id}", s.updateContactGroup)
 	s.handle("DELETE /api/v1/contact-groups/{id}", s.deleteContactGroup)
+
+	s.handle("POST /api/v2/alerts", s.postAlertsV2)
+	s.handle("GET /api/v2/alerts", s.getAlertsV2)
+	s.handle("POST /api/v1/alerts", s.postAlertsV1)
+	s.handle("GET /api/v1/alerts", s.listAlerts)
+	s.handle("GET /api/v1/alerts/{id}", s.getAlert)
+	s.handle("POST /api/v1/alerts/{id}/claim", s.alertAction(alert.Claimed))
+	s.handle("POST /api/v1/alerts/{id}/clear", s.alertAction(alert.Cleared))
+	s.handle("POST /api/v1/alerts/{id}/silence", s.alertAction(alert.Silenced))
+	s.handle("POST /hooks/grafana", s.postGrafana)
+	s.handle("POST /hooks/alertmanager/{id}", s.postAlertmanagerHook)
+
+	s.handle("GET /api/v1/deliveries", s.listDeliveries)
+	s.handle("GET /api/v1/deliveries/{id}", s.getDelivery)
 
 	// Everything else under /api/ and /hooks/ answers JSON, after auth, so
 	// a typo reads as "no such route" rather than an HTML page.

@@ -40,6 +40,11 @@ type SendReport struct {
 type Options struct {
 	Store  store.Store
 	Sender Sender
+	// Pipeline takes received alerts.
+	Pipeline Pipeline
+	// SilencesChanged, when set, is called after a silence is created,
+	// changed or expired (the pipeline reloads its cache).
+	SilencesChanged func()
 	Logger *slog.Logger
 	// Registry receives the server's metrics and is served on /metrics.
 	Registry *prometheus.Registry

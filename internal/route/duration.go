@@ -66,3 +66,10 @@ func formatDuration(d time.Duration) string {
 	}
 	return b.String()
 }
+
+// ParseDuration reads a duration as policies write them: Prometheus style
+// ("30s", "5m", "1h30m", "1d", "1w").
+func ParseDuration(s string) (time.Duration, error) { return parseDuration(s) }
+
+// FormatDuration writes d in the shortest form ParseDuration reads.
+func FormatDuration(d time.Duration) string { return formatDuration(d) }

@@ -64,10 +64,14 @@ type Pipeline interface {
 	StartSend(ctx context.Context, id string, now time.Time) (int, error)
 	// FinishSend records how an attempt ended.
 	FinishSend(ctx context.Context, id string, o SendOutcome) error
-	// ReserveSend takes one message of a channel's budget of limit messages
-	// per window, when one is free at now; else it answers false and when
-	// the next one frees.
-	ReserveSend(ctx context.Context, channelID string, now time.Time, limit int, window time.Duration) (ok bool, free time.Time, err error)
+	// ReserveSend takes one message of a budget of limit messages per
+	// window, when one is free at now; else it answers false and when the
+	// next one frees. budgetKey names the budget: a channel's id, or its id
+	// and a suffix for a platform's second limit.
+	ReserveSend(ctx context.Context, budgetKey string, now time.Time, limit int, window time.Duration) (ok bool, free time.Time, err error)
+	// BudgetSpent returns how many messages a budget has spent in the
+	// window before now, and when the oldest of them was sent.
+	BudgetSpent(ctx context.Context, budgetKey string, now time.Time, window time.Duration) (n int, oldest time.Time, err error)
 	// PauseChannel keeps a channel from sending until the given time;
 	// ChannelPause reads it (zero time when not paused).
 	PauseChannel(ctx context.Context, channelID string, until time.Time, reason string) error

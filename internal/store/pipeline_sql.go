@@ -685,37 +685,50 @@ ON CONFLICT (delivery_id, n) DO UPDATE SET at = excluded.at, result = excluded.r
 }
 
 // ReserveSend implements Pipeline.
-func (p *SQLPipeline) ReserveSend(ctx context.Context, channelID string, now time.Time, limit int, window time.Duration) (bool, time.Time, error) {
+func (p *SQLPipeline) ReserveSend(ctx context.Context, budgetKey string, now time.Time, limit int, window time.Duration) (bool, time.Time, error) {
 	type answer struct {
 		ok   bool
 		free time.Time
 	}
 	a, err := InTxValue(ctx, p.db, nil, func(tx *sql.Tx) (answer, error) {
 		if p.d.LockChannel != "" {
-			if _, err := tx.ExecContext(ctx, p.q(p.d.LockChannel), channelID); err != nil {
+			if _, err := tx.ExecContext(ctx, p.q(p.d.LockChannel), budgetKey); err != nil {
 				return answer{}, fmt.Errorf("lock channel budget: %w", err)
 			}
 		}
 		since := ms(now.Add(-window))
-		if _, err := tx.ExecContext(ctx, p.q(`DELETE FROM channel_sends WHERE channel_id = ? AND at <= ?`), channelID, since); err != nil {
+		if _, err := tx.ExecContext(ctx, p.q(`DELETE FROM channel_sends WHERE channel_id = ? AND at <= ?`), budgetKey, since); err != nil {
 			return answer{}, fmt.Errorf("expire budget: %w", err)
 		}
 		var (
 			n      int
 			oldest sql.NullInt64
 		)
-		if err := tx.QueryRowContext(ctx, p.q(`SELECT COUNT(*), MIN(at) FROM channel_sends WHERE channel_id = ?`), channelID).Scan(&n, &oldest); err != nil {
+		if err := tx.QueryRowContext(ctx, p.q(`SELECT COUNT(*), MIN(at) FROM channel_sends WHERE channel_id = ?`), budgetKey).Scan(&n, &oldest); err != nil {
 			return answer{}, fmt.Errorf("read budget: %w", err)
 		}
 		if n >= limit {
 			return answer{free: fromMS(oldest.Int64).Add(window)}, nil
 		}
-		if _, err := tx.ExecContext(ctx, p.q(`INSERT INTO channel_sends (channel_id, at) VALUES (?, ?)`), channelID, ms(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, p.q(`INSERT INTO channel_sends (channel_id, at) VALUES (?, ?)`), budgetKey, ms(now)); err != nil {
 			return answer{}, fmt.Errorf("spend budget: %w", err)
 		}
 		return answer{ok: true}, nil
 	})
 	return a.ok, a.free, err
+}
+
+// BudgetSpent implements Pipeline.
+func (p *SQLPipeline) BudgetSpent(ctx context.Context, budgetKey string, now time.Time, window time.Duration) (int, time.Time, error) {
+	var (
+		n      int
+		oldest sql.NullInt64
+	)
+	err := p.db.QueryRowContext(ctx, p.q(`SELECT COUNT(*), MIN(at) FROM channel_sends WHERE channel_id = ? AND at > ?`), budgetKey, ms(now.Add(-window))).Scan(&n, &oldest)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("read budget: %w", err)
+	}
+	return n, fromMS(oldest.Int64), nil
 }
 
 // PauseChannel implements Pipeline.

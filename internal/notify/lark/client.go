@@ -45,7 +45,7 @@ func (c *Client) Send(ctx context.Context, b Bot, msg notify.Message) (notify.Re
 	if err != nil {
 		return notify.Receipt{}, notify.AsError(err)
 	}
-	return notify.SendParts(rd.Parts, rd.Notes, func(p Payload) error { return c.Post(ctx, b, p) })
+	return notify.SendParts(ctx, rd.Parts, rd.Notes, func(p Payload) error { return c.Post(ctx, b, p) })
 }
 
 // Post sends one payload to the bot, signed if the bot has a secret,

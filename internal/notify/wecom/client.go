@@ -45,7 +45,7 @@ func (c *Client) Send(ctx context.Context, r Robot, msg notify.Message) (notify.
 	if err != nil {
 		return notify.Receipt{}, notify.AsError(err)
 	}
-	return notify.SendParts(rd.Parts, rd.Notes, func(p Payload) error { return c.Post(ctx, r, p) })
+	return notify.SendParts(ctx, rd.Parts, rd.Notes, func(p Payload) error { return c.Post(ctx, r, p) })
 }
 
 // Post sends one payload to the robot within the client's timeout. It

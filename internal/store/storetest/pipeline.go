@@ -363,6 +363,9 @@ func testBudget(t *testing.T, h Harness) {
 	if err != nil || ok || !free.Equal(pt0.Add(time.Minute)) {
 		t.Fatalf("fourth in the window: ok %v free %v err %v", ok, free, err)
 	}
+	if n, oldest, err := s.BudgetSpent(ctx, "c1", pt0.Add(10*time.Second), time.Minute); err != nil || n != 3 || !oldest.Equal(pt0) {
+		t.Errorf("spent: %d since %v, %v", n, oldest, err)
+	}
 	if ok, _, _ := s.ReserveSend(ctx, "c2", pt0.Add(10*time.Second), 3, time.Minute); !ok {
 		t.Error("another channel's budget was spent")
 	}

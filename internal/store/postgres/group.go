@@ -242,8 +242,11 @@ func clearRefs(ctx context.Context, tx *sql.Tx, id string, kinds ...refKind) err
 }
 
 // holderNames returns the names of the objects holding a reference of kind
-// k to id, in name order.
+// k to id, in name order; none for the zero kind.
 func holderNames(ctx context.Context, tx *sql.Tx, k refKind, id string) ([]string, error) {
+	if k == (refKind{}) {
+		return nil, nil
+	}
 	rows, err := tx.QueryContext(ctx, `
 		SELECT h.name FROM `+k.join+` AS m JOIN `+k.holders+` AS h ON h.id = m.`+k.holder+`
 		WHERE m.`+k.column+` = $1
@@ -262,20 +265,15 @@ func holderNames(ctx context.Context, tx *sql.Tx, k refKind, id string) ([]strin
 
 // refuseHeld refuses to delete the object id while groups hold it (as a
 // member of kind members) or policies target it (as a target of kind
-// targets), naming them; a zero kind is not looked up.
+// targets), naming them; a zero kind holds nothing.
 func refuseHeld(ctx context.Context, tx *sql.Tx, members, targets refKind, id string) error {
-	var groups, policies []string
-	for _, l := range []struct {
-		k     refKind
-		names *[]string
-	}{{members, &groups}, {targets, &policies}} {
-		if l.k.join == "" {
-			continue
-		}
-		var err error
-		if *l.names, err = holderNames(ctx, tx, l.k, id); err != nil {
-			return err
-		}
+	groups, err := holderNames(ctx, tx, members, id)
+	if err != nil {
+		return err
+	}
+	policies, err := holderNames(ctx, tx, targets, id)
+	if err != nil {
+		return err
 	}
 	if len(groups)+len(policies) == 0 {
 		return nil

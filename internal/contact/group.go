@@ -124,9 +124,9 @@ func validateRefs(p *problem.List, field, what string, refs []string) []string {
 	return out
 }
 
-// Resolver returns the id of the contact or channel that ref names, as an
-// id or else as a name; ok is false when there is none. The API layer
-// builds one from the store's Get and GetByName calls.
+// Resolver returns the id of the object (a contact, a channel, …) that ref
+// names, as an id or else as a name; ok is false when there is none. The
+// API layer builds one from the store's Get and GetByName calls.
 type Resolver func(ctx context.Context, ref string) (id string, ok bool, err error)
 
 // Resolve replaces the member references of a group fresh from
@@ -137,16 +137,23 @@ type Resolver func(ctx context.Context, ref string) (id string, ok bool, err err
 func (g *Group) Resolve(ctx context.Context, contacts, channels Resolver) error {
 	var p problem.List
 	var err error
-	if g.ContactIDs, err = resolveRefs(ctx, &p, "contacts", "contact", g.ContactIDs, contacts); err != nil {
+	if g.ContactIDs, err = ResolveRefs(ctx, &p, "contacts", "contact", g.ContactIDs, contacts); err != nil {
 		return err
 	}
-	if g.ChannelIDs, err = resolveRefs(ctx, &p, "channels", "channel", g.ChannelIDs, channels); err != nil {
+	if g.ChannelIDs, err = ResolveRefs(ctx, &p, "channels", "channel", g.ChannelIDs, channels); err != nil {
 		return err
 	}
 	return p.Err()
 }
 
-func resolveRefs(ctx context.Context, p *problem.List, field, what string, refs []string, resolve Resolver) ([]string, error) {
+// ResolveRefs turns the references (ids or names) of one list, the JSON
+// field field, into ids with resolve, in their order: the step behind
+// Resolve, and behind the API's resolving of other lists of references
+// (a policy's targets). A reference that names nothing is a problem coded
+// "unknown-<what>" (spaces as dashes: unknown-contact-group), one that
+// names an object listed already a "duplicate"; both are added to p and
+// left out. An error of resolve is returned as it is.
+func ResolveRefs(ctx context.Context, p *problem.List, field, what string, refs []string, resolve Resolver) ([]string, error) {
 	out := make([]string, 0, len(refs))
 	first := map[string]int{}
 	for i, ref := range refs {
@@ -155,7 +162,7 @@ func resolveRefs(ctx context.Context, p *problem.List, field, what string, refs 
 		case err != nil:
 			return nil, fmt.Errorf("%s[%d] %q: %w", field, i, ref, err)
 		case !ok:
-			p.Add(fmt.Sprintf("%s[%d]", field, i), "unknown-"+what, "there is no %s with the id or name %q", what, ref)
+			p.Add(fmt.Sprintf("%s[%d]", field, i), "unknown-"+strings.ReplaceAll(what, " ", "-"), "there is no %s with the id or name %q", what, ref)
 			continue
 		}
 		if j, dup := first[id]; dup {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tocsinhq/tocsin/internal/problem"
 )
 
 func validateGroup(t *testing.T, body string) (*Group, error) {
@@ -134,5 +136,19 @@ func TestResolvePassesResolverErrors(t *testing.T) {
 	err = g.Resolve(t.Context(), failing, table(nil))
 	if !errors.Is(err, boom) || fields(err)[0] == "contacts[0]:unknown-contact" {
 		t.Errorf("Resolve = %v, want the resolver's error", err)
+	}
+}
+
+func TestResolveRefsCodesByKind(t *testing.T) {
+	var p problem.List
+	ids, err := ResolveRefs(t.Context(), &p, "targets.contact_groups", "contact group", []string{"sre", "nobody", "g1"}, table(map[string]string{"sre": "g1", "g1": "g1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cmp.Equal(ids, []string{"g1"}) {
+		t.Errorf("ids = %q, want [g1]", ids)
+	}
+	if diff := cmp.Diff([]string{"targets.contact_groups[1]:unknown-contact-group", "targets.contact_groups[2]:duplicate"}, fields(&p)); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 }

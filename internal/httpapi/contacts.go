@@ -150,8 +150,13 @@ func (s *Server) decodeGroup(r *http.Request) (*contact.Group, error) {
 	}
 	st := s.opts.Store
 	contacts := resolver(st.GetContact, st.GetContactByName, func(c *contact.Contact) string { return c.ID })
-	channels := resolver(st.GetChannel, st.GetChannelByName, func(c *channel.Channel) string { return c.ID })
-	return g, g.Resolve(r.Context(), contacts, channels)
+	return g, g.Resolve(r.Context(), contacts, s.channelResolver())
+}
+
+// channelResolver resolves channel references, for group members and
+// policy targets.
+func (s *Server) channelResolver() contact.Resolver {
+	return resolver(s.opts.Store.GetChannel, s.opts.Store.GetChannelByName, func(c *channel.Channel) string { return c.ID })
 }
 
 // resolver adapts a store's by-id and by-name getters to contact.Resolver.

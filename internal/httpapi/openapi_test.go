@@ -20,6 +20,7 @@ import (
 
 	"github.com/tocsinhq/tocsin/internal/channel"
 	"github.com/tocsinhq/tocsin/internal/contact"
+	"github.com/tocsinhq/tocsin/internal/route"
 )
 
 const openAPIPath = "../../api/openapi.yaml"
@@ -443,7 +444,19 @@ func TestOpenAPISchemasMatchJSON(t *testing.T) {
 	same("contact as accepted", schemaProps(t, doc, "Contact"), jsonFields(reflect.TypeFor[contact.Input]()))
 	same("contact group as answered", schemaProps(t, doc, "ContactGroup"), marshalledKeys(t, contact.Group{}))
 	same("contact group as accepted", schemaProps(t, doc, "ContactGroup"), jsonFields(reflect.TypeFor[contact.GroupInput]()))
-	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList"} {
+	// A policy reads and writes one JSON form, every field present.
+	same("policy", schemaProps(t, doc, "Policy"), marshalledKeys(t, route.Policy{}))
+	same("policy targets", schemaProps(t, doc, "PolicyTargets"), jsonFields(reflect.TypeFor[route.Targets]()))
+	windows, err := route.MarshalTimeWindows([]route.TimeWindow{{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var window []map[string]any
+	if err := json.Unmarshal(windows, &window); err != nil {
+		t.Fatal(err)
+	}
+	same("mute time window", schemaProps(t, doc, "TimeWindow"), slices.Sorted(maps.Keys(window[0])))
+	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList", "PolicyList"} {
 		same(l, schemaProps(t, doc, l), jsonFields(reflect.TypeFor[listResponse[any]]()))
 	}
 	same("error body", schemaProps(t, doc, "Error"), jsonFields(reflect.TypeFor[errorBody]()))

@@ -48,6 +48,12 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/deliveries", s.listDeliveries)
 	s.handle("GET /api/v1/deliveries/{id}", s.getDelivery)
 
+	s.handle("GET /api/v1/policies", s.listPolicies)
+	s.handle("POST /api/v1/policies", s.createPolicy)
+	s.handle("GET /api/v1/policies/{id}", s.getPolicy)
+	s.handle("PUT /api/v1/policies/{id}", s.updatePolicy)
+	s.handle("DELETE /api/v1/policies/{id}", s.deletePolicy)
+
 	// Everything else under /api/ and /hooks/ answers JSON, after auth, so
 	// a typo reads as "no such route" rather than an HTML page.
 	s.handle("/api/", s.notFound)

@@ -58,6 +58,11 @@ type Options struct {
 	MaxBodyBytes int64
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// PoliciesChanged, when set, is called after a policy was created,
+	// updated or deleted, for the alert pipeline to reload the policies it
+	// caches (store.AllPolicies). It runs in the request, after the store
+	// committed, so it should only signal, not reload there and then.
+	PoliciesChanged func()
 }
 
 // Server is the HTTP handler.

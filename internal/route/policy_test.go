@@ -319,6 +319,44 @@ func TestMuted(t *testing.T) {
 	}
 }
 
+func TestTimeWindowsJSON(t *testing.T) {
+	shanghai, _ := time.LoadLocation("Asia/Shanghai")
+	ws := []TimeWindow{
+		{Weekdays: WeekdaysOf(time.Saturday, time.Sunday), Location: shanghai},
+		{Times: []TimeRange{{22 * 60, 1440}, {0, 6 * 60}}, Location: time.UTC},
+		{Weekdays: WeekdaysOf(time.Monday), Times: []TimeRange{{9 * 60, 17*60 + 30}}, Location: shanghai},
+	}
+	data, err := MarshalTimeWindows(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := UnmarshalTimeWindows(data)
+	if err != nil {
+		t.Fatalf("UnmarshalTimeWindows(%s): %v", data, err)
+	}
+	if diff := cmp.Diff(ws, got, locations); diff != "" {
+		t.Errorf("round trip through %s (-want +got):\n%s", data, diff)
+	}
+	if data, err := MarshalTimeWindows(nil); err != nil || string(data) != "[]" {
+		t.Errorf("MarshalTimeWindows(nil) = %s, %v; want []", data, err)
+	}
+	if got, err := UnmarshalTimeWindows([]byte("[]")); err != nil || got != nil {
+		t.Errorf("UnmarshalTimeWindows([]) = %v, %v; want nil", got, err)
+	}
+	_, err = UnmarshalTimeWindows([]byte(`[{"weekdays":["monday"]},{"times":[{"start":"10:00","end":"09:00"}],"timezone":"Mars/Base"}]`))
+	var probs *problem.List
+	if !errors.As(err, &probs) {
+		t.Fatalf("UnmarshalTimeWindows of bad windows: error %v, want a problem list", err)
+	}
+	var fields []string
+	for _, p := range probs.Items {
+		fields = append(fields, p.Field)
+	}
+	if want := []string{"mute_time_windows[1].timezone", "mute_time_windows[1].times[0].end"}; !cmp.Equal(want, fields) {
+		t.Errorf("problems name %q, want %q", fields, want)
+	}
+}
+
 func TestWeekdays(t *testing.T) {
 	for _, tc := range []struct {
 		in   []string

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -221,3 +222,36 @@ func parseClock(s string, end bool) (int, error) {
 
 // clock renders minutes after midnight as HH:mm.
 func clock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+
+// MarshalTimeWindows writes windows in their JSON form (PRODUCT.md §4), as
+// a policy's mute_time_windows: the form stores keep them in. A nil list is
+// [].
+func MarshalTimeWindows(ws []TimeWindow) ([]byte, error) {
+	js := make([]timeWindowJSON, len(ws))
+	for i, w := range ws {
+		js[i] = w.toJSON()
+	}
+	return json.Marshal(js)
+}
+
+// UnmarshalTimeWindows reads windows in their JSON form and validates them
+// as Policy's UnmarshalJSON does; its error is *problem.List naming fields
+// as mute_time_windows[i]…. An empty list is nil.
+func UnmarshalTimeWindows(data []byte) ([]TimeWindow, error) {
+	var js []timeWindowJSON
+	if err := problem.DecodeStrict(data, &js, "mute_time_windows"); err != nil {
+		return nil, err
+	}
+	var probs problem.List
+	var ws []TimeWindow
+	for i, j := range js {
+		field := fmt.Sprintf("mute_time_windows[%d]", i)
+		w := j.parse(&probs, field)
+		w.validate(&probs, field)
+		ws = append(ws, w)
+	}
+	if err := probs.Err(); err != nil {
+		return nil, err
+	}
+	return ws, nil
+}

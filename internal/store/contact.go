@@ -94,17 +94,30 @@ func AttachMembers(groups []*contact.Group, ms []Member) {
 // MissingMembers is the error for a group whose members do not exist:
 // ErrNotFound, naming them.
 func MissingMembers(group string, contacts, channels []string) error {
+	return missing(fmt.Sprintf("contact group %q", group), refs{"contact", contacts}, refs{"channel", channels})
+}
+
+// refs are the ids of one kind of object (what: "contact") an object
+// refers to.
+type refs struct {
+	what string
+	ids  []string
+}
+
+// missing is the error for references of owner ("contact group \"sre\"")
+// to objects that do not exist: ErrNotFound, naming them; nil when every
+// list is empty.
+func missing(owner string, lists ...refs) error {
 	var parts []string
-	if len(contacts) > 0 {
-		parts = append(parts, plural(len(contacts), "contact")+" "+strings.Join(contacts, ", "))
-	}
-	if len(channels) > 0 {
-		parts = append(parts, plural(len(channels), "channel")+" "+strings.Join(channels, ", "))
+	for _, l := range lists {
+		if len(l.ids) > 0 {
+			parts = append(parts, plural(len(l.ids), l.what)+" "+strings.Join(l.ids, ", "))
+		}
 	}
 	if len(parts) == 0 {
 		return nil
 	}
-	return fmt.Errorf("contact group %q: there is no %s: %w", group, strings.Join(parts, ", and no "), ErrNotFound)
+	return fmt.Errorf("%s: there is no %s: %w", owner, strings.Join(parts, ", and no "), ErrNotFound)
 }
 
 // ErrMemberGone is why a membership could not be written although its
@@ -119,19 +132,43 @@ func InGroups(what string, groups []string) error {
 		// The foreign key caught a membership written meanwhile.
 		return fmt.Errorf("%s is in a contact group: take it out of the group first: %w", what, ErrConflict)
 	}
-	quoted := make([]string, len(groups))
-	for i, g := range groups {
-		quoted[i] = strconv.Quote(g)
-	}
-	if len(groups) == 1 {
-		return fmt.Errorf("%s is in contact group %s: take it out of that group first: %w", what, quoted[0], ErrConflict)
-	}
-	return fmt.Errorf("%s is in contact groups %s: take it out of those groups first: %w", what, strings.Join(quoted, ", "), ErrConflict)
+	return InUse(what, groups, nil)
 }
 
-func plural(n int, noun string) string {
-	if n == 1 {
-		return noun
+// InUse is the error for deleting what contact groups hold or policies
+// target: ErrConflict, naming the groups and the policies. what names the
+// object ("channel 01…"). With neither named, a foreign key caught a
+// reference written after the store looked.
+func InUse(what string, groups, policies []string) error {
+	if len(groups) == 0 && len(policies) == 0 {
+		return fmt.Errorf("%s is in a contact group or a target of a policy: take it out of them first: %w", what, ErrConflict)
 	}
-	return noun + "s"
+	var held, fixes []string
+	if n := len(groups); n > 0 {
+		held = append(held, "in "+plural(n, "contact group")+" "+quoteAll(groups))
+		fixes = append(fixes, "take it out of "+choose(n, "that group", "those groups"))
+	}
+	if n := len(policies); n > 0 {
+		held = append(held, "a target of "+choose(n, "policy", "policies")+" "+quoteAll(policies))
+		fixes = append(fixes, "remove it from "+choose(n, "that policy", "those policies"))
+	}
+	return fmt.Errorf("%s is %s: %s first: %w", what, strings.Join(held, " and "), strings.Join(fixes, " and "), ErrConflict)
+}
+
+func quoteAll(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+func plural(n int, noun string) string { return choose(n, noun, noun+"s") }
+
+// choose returns one when n is 1, else many.
+func choose(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -2,7 +2,8 @@
 // store/postgres) implements, with the Go they share: id generation, error
 // kinds, the stored form of a channel (ChannelRecord, which seals channel
 // secrets so no backend ever writes one in clear), the checks and messages
-// of contact groups' membership, loading and running
+// of contact groups' membership, the stored form of a policy
+// (PolicyRecord), loading and running
 // embedded migrations, and transactions. What the package does not have is
 // SQL: each backend writes its own, and its own migrations. The behaviour
 // both backends must have is pinned down by the one contract suite in
@@ -23,6 +24,7 @@ import (
 
 	"github.com/tocsinhq/tocsin/internal/channel"
 	"github.com/tocsinhq/tocsin/internal/contact"
+	"github.com/tocsinhq/tocsin/internal/route"
 )
 
 // Store is what Tocsin keeps. Implementations are safe for concurrent use.
@@ -39,7 +41,8 @@ type Store interface {
 	// ID and CreatedAt), setting UpdatedAt to now. ErrNotFound, ErrConflict.
 	UpdateChannel(ctx context.Context, ch *channel.Channel, now time.Time) error
 	// DeleteChannel removes a channel. ErrNotFound when there is none;
-	// ErrConflict, naming the groups, while contact groups hold it.
+	// ErrConflict, naming them, while contact groups hold it or policies
+	// target it.
 	DeleteChannel(ctx context.Context, id string) error
 	// ListChannels returns channels in id order (creation order), at most
 	// f.Limit of them, after the cursor f.Cursor; next is the cursor of the
@@ -84,13 +87,43 @@ type Store interface {
 	// ErrConflict.
 	UpdateContactGroup(ctx context.Context, g *contact.Group, now time.Time) error
 	// DeleteContactGroup removes a group and its memberships (never the
-	// contacts and channels themselves). ErrNotFound when there is none.
-	// Nothing refers to groups yet; once policies do, deleting a group a
-	// policy targets is to be refused.
+	// contacts and channels themselves). ErrNotFound when there is none;
+	// ErrConflict, naming them, while policies target it: dropping it from
+	// them unasked would quietly change who gets paged.
 	DeleteContactGroup(ctx context.Context, id string) error
 	// ListContactGroups returns groups with their members in id order
 	// (creation order), paged as ListChannels.
 	ListContactGroups(ctx context.Context, f GroupFilter) (items []*contact.Group, next string, err error)
+
+	// CreatePolicy stores p with its targets, assigning ID. p.Targets are
+	// ids by then (the API resolves names), each listed once, and kept in
+	// their order. ErrConflict when the name is taken (compared exactly);
+	// ErrNotFound, naming them, when targets do not exist. A policy that
+	// does not validate (route.Policy.Validate) is refused with its
+	// *problem.List. Durations are kept to the millisecond, rounded up; p
+	// is set to what is stored.
+	CreatePolicy(ctx context.Context, p *route.Policy, now time.Time) error
+	// GetPolicy returns the policy with that id and its targets, or
+	// ErrNotFound.
+	GetPolicy(ctx context.Context, id string) (*route.Policy, error)
+	// GetPolicyByName returns the policy with that exact name, or
+	// ErrNotFound.
+	GetPolicyByName(ctx context.Context, name string) (*route.Policy, error)
+	// UpdatePolicy replaces the stored policy with p.ID, targets included
+	// (every field but ID). ErrNotFound (the policy, or targets as in
+	// CreatePolicy), ErrConflict.
+	UpdatePolicy(ctx context.Context, p *route.Policy, now time.Time) error
+	// DeletePolicy removes a policy and its targets (never the channels
+	// and groups themselves). ErrNotFound when there is none.
+	DeletePolicy(ctx context.Context, id string) error
+	// ListPolicies returns policies with their targets in routing order,
+	// (Position, ID), at most f.Limit of them, after the cursor f.Cursor
+	// (see PolicyCursor; another string fails); next is the cursor of the
+	// following page, "" on the last page.
+	ListPolicies(ctx context.Context, f PolicyFilter) (items []*route.Policy, next string, err error)
+	// AllPolicies returns every policy with its targets in routing order,
+	// (Position, ID), read at one moment: what the router loads.
+	AllPolicies(ctx context.Context) ([]route.Policy, error)
 
 	// Meta returns a server-wide value (the admin token hash, …), or
 	// ErrNotFound.
@@ -138,6 +171,16 @@ type GroupFilter struct {
 	// Query matches names containing it, case-insensitively; "" matches all.
 	Query string
 	// Limit and Cursor page as in ChannelFilter.
+	Limit  int
+	Cursor string
+}
+
+// PolicyFilter selects policies for ListPolicies.
+type PolicyFilter struct {
+	// Query matches names containing it, case-insensitively; "" matches all.
+	Query string
+	// Limit pages as in ChannelFilter; Cursor is the next value of the
+	// previous page (PolicyCursor), "" for the first page.
 	Limit  int
 	Cursor string
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -73,10 +74,14 @@ func (db *DB) UpdateContactGroup(ctx context.Context, g *contact.Group, now time
 	return nil
 }
 
-// DeleteContactGroup removes the group with that id and its memberships.
+// DeleteContactGroup removes the group with that id and its memberships,
+// unless a policy targets it.
 func (db *DB) DeleteContactGroup(ctx context.Context, id string) error {
 	return store.InTx(ctx, db.db, nil, func(tx *sql.Tx) error {
-		return deleteByID(ctx, tx, "contact_groups", "contact group", id)
+		if err := refuseHeld(ctx, tx, refKind{}, groupTargets, id); err != nil {
+			return err
+		}
+		return deleteByID(ctx, tx, "contact_groups", "contact group", id, store.InUse("contact group "+id, nil, nil))
 	})
 }
 
@@ -103,18 +108,24 @@ func (db *DB) ListContactGroups(ctx context.Context, f store.GroupFilter) ([]*co
 // READ COMMITTED, each query would see what had committed when it began.
 var snapshot = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 
-// memberKind is one kind of group member: its join table and column, and
-// the table of the members themselves.
-type memberKind struct {
-	what   string // for messages
-	join   string
-	column string
-	table  string
+// refKind is one kind of reference that contact groups and policies hold
+// in a join table: who holds it (the holders' table and the join's column
+// naming them), and what it refers to (the join's column naming it and
+// its table).
+type refKind struct {
+	what    string // the object referred to, for messages
+	join    string
+	holders string
+	holder  string
+	column  string
+	table   string
 }
 
 var (
-	contactMembers = memberKind{what: "contact", join: "contact_group_contacts", column: "contact_id", table: "contacts"}
-	channelMembers = memberKind{what: "channel", join: "contact_group_channels", column: "channel_id", table: "channels"}
+	contactMembers = refKind{what: "contact", join: "contact_group_contacts", holders: "contact_groups", holder: "group_id", column: "contact_id", table: "contacts"}
+	channelMembers = refKind{what: "channel", join: "contact_group_channels", holders: "contact_groups", holder: "group_id", column: "channel_id", table: "channels"}
+	channelTargets = refKind{what: "channel", join: "policy_channels", holders: "policies", holder: "policy_id", column: "channel_id", table: "channels"}
+	groupTargets   = refKind{what: "contact group", join: "policy_contact_groups", holders: "policies", holder: "policy_id", column: "group_id", table: "contact_groups"}
 )
 
 const groupColumns = `id, name, description, created_at, updated_at`
@@ -155,26 +166,55 @@ func updateGroup(ctx context.Context, tx *sql.Tx, g *contact.Group) (time.Time, 
 // writeMembers stores the memberships of g, which has none stored, after
 // checking every member exists.
 func writeMembers(ctx context.Context, tx *sql.Tx, g *contact.Group) error {
-	contacts, channels := orEmpty(g.ContactIDs), orEmpty(g.ChannelIDs)
-	missingContacts, err := missing(ctx, tx, contactMembers, contacts)
-	if err != nil {
-		return err
-	}
-	missingChannels, err := missing(ctx, tx, channelMembers, channels)
-	if err != nil {
-		return err
-	}
-	if err := store.MissingMembers(g.Name, missingContacts, missingChannels); err != nil {
-		return err
-	}
-	if err := insertMembers(ctx, tx, contactMembers, g, contacts); err != nil {
-		return err
-	}
-	return insertMembers(ctx, tx, channelMembers, g, channels)
+	return writeRefs(ctx, tx, g.ID, fmt.Sprintf("contact group %q", g.Name),
+		[]refList{{contactMembers, orEmpty(g.ContactIDs)}, {channelMembers, orEmpty(g.ChannelIDs)}},
+		func(missing [][]string) error { return store.MissingMembers(g.Name, missing[0], missing[1]) },
+		store.ErrMemberGone)
 }
 
-// missing returns the ids that name no member of kind k, in list order.
-func missing(ctx context.Context, tx *sql.Tx, k memberKind, ids []string) ([]string, error) {
+func clearMembers(ctx context.Context, tx *sql.Tx, groupID string) error {
+	return clearRefs(ctx, tx, groupID, contactMembers, channelMembers)
+}
+
+// refList is the references of one kind an object holds.
+type refList struct {
+	kind refKind
+	ids  []string
+}
+
+// writeRefs stores the references the object id holds, which has none
+// stored, in list order, after checking every one exists. owner names the
+// object in errors (`policy "p"`); missingErr words the error for the ids
+// that name nothing, one list for each of lists; gone is the error when
+// the foreign key catches one deleted meanwhile.
+func writeRefs(ctx context.Context, tx *sql.Tx, id, owner string, lists []refList, missingErr func([][]string) error, gone error) error {
+	missing := make([][]string, len(lists))
+	for i, l := range lists {
+		var err error
+		if missing[i], err = missingRefs(ctx, tx, l.kind, l.ids); err != nil {
+			return err
+		}
+	}
+	if err := missingErr(missing); err != nil {
+		return err
+	}
+	for _, l := range lists {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO `+l.kind.join+` (`+l.kind.holder+`, `+l.kind.column+`, position)
+			SELECT $1, u.id, u.n FROM unnest($2::text[]) WITH ORDINALITY AS u(id, n)`, id, l.ids)
+		switch {
+		case isForeignKeyViolation(err):
+			return fmt.Errorf("%s: %w", owner, gone)
+		case err != nil:
+			return fmt.Errorf("%s: add %ss: %w", owner, l.kind.what, err)
+		}
+	}
+	return nil
+}
+
+// missingRefs returns the ids that name no object of kind k, in list
+// order.
+func missingRefs(ctx context.Context, tx *sql.Tx, k refKind, ids []string) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, `
 		SELECT u.id FROM unnest($1::text[]) WITH ORDINALITY AS u(id, n)
 		WHERE NOT EXISTS (SELECT 1 FROM `+k.table+` AS m WHERE m.id = u.id)
@@ -191,58 +231,64 @@ func missing(ctx context.Context, tx *sql.Tx, k memberKind, ids []string) ([]str
 	return out, nil
 }
 
-// insertMembers stores ids as g's members of kind k, in list order.
-func insertMembers(ctx context.Context, tx *sql.Tx, k memberKind, g *contact.Group, ids []string) error {
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO `+k.join+` (group_id, `+k.column+`, position)
-		SELECT $1, u.id, u.n FROM unnest($2::text[]) WITH ORDINALITY AS u(id, n)`, g.ID, ids)
-	switch {
-	case isForeignKeyViolation(err):
-		return fmt.Errorf("contact group %q: %w", g.Name, store.ErrMemberGone)
-	case err != nil:
-		return fmt.Errorf("contact group %q: add %ss: %w", g.Name, k.what, err)
-	}
-	return nil
-}
-
-func clearMembers(ctx context.Context, tx *sql.Tx, groupID string) error {
-	for _, k := range []memberKind{contactMembers, channelMembers} {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+k.join+` WHERE group_id = $1`, groupID); err != nil {
-			return fmt.Errorf("contact group %s: remove %ss: %w", groupID, k.what, err)
+// clearRefs removes the references of the given kinds that id holds.
+func clearRefs(ctx context.Context, tx *sql.Tx, id string, kinds ...refKind) error {
+	for _, k := range kinds {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+k.join+` WHERE `+k.holder+` = $1`, id); err != nil {
+			return fmt.Errorf("%s: remove %ss: %w", id, k.what, err)
 		}
 	}
 	return nil
 }
 
-// refuseHeld refuses to delete the member id of kind k while groups hold
-// it, naming them.
-func refuseHeld(ctx context.Context, tx *sql.Tx, k memberKind, id string) error {
+// holderNames returns the names of the objects holding a reference of kind
+// k to id, in name order; none for the zero kind.
+func holderNames(ctx context.Context, tx *sql.Tx, k refKind, id string) ([]string, error) {
+	if k == (refKind{}) {
+		return nil, nil
+	}
 	rows, err := tx.QueryContext(ctx, `
-		SELECT g.name FROM `+k.join+` AS m JOIN contact_groups AS g ON g.id = m.group_id
+		SELECT h.name FROM `+k.join+` AS m JOIN `+k.holders+` AS h ON h.id = m.`+k.holder+`
 		WHERE m.`+k.column+` = $1
-		ORDER BY g.name`, id)
+		ORDER BY h.name`, id)
 	if err != nil {
-		return fmt.Errorf("delete %s %s: find its groups: %w", k.what, id, err)
+		return nil, fmt.Errorf("delete %s %s: find what refers to it: %w", k.what, id, err)
 	}
 	names, err := store.CollectRows(rows, func(s store.Scanner) (name string, err error) {
 		return name, s.Scan(&name)
 	})
 	if err != nil {
-		return fmt.Errorf("delete %s %s: find its groups: %w", k.what, id, err)
+		return nil, fmt.Errorf("delete %s %s: find what refers to it: %w", k.what, id, err)
 	}
-	if len(names) > 0 {
-		return store.InGroups(k.what+" "+id, names)
+	return names, nil
+}
+
+// refuseHeld refuses to delete the object id while groups hold it (as a
+// member of kind members) or policies target it (as a target of kind
+// targets), naming them; a zero kind holds nothing.
+func refuseHeld(ctx context.Context, tx *sql.Tx, members, targets refKind, id string) error {
+	groups, err := holderNames(ctx, tx, members, id)
+	if err != nil {
+		return err
 	}
-	return nil
+	policies, err := holderNames(ctx, tx, targets, id)
+	if err != nil {
+		return err
+	}
+	if len(groups)+len(policies) == 0 {
+		return nil
+	}
+	return store.InUse(cmp.Or(members.what, targets.what)+" "+id, groups, policies)
 }
 
 // deleteByID deletes the row of table with that id; what names it in
-// messages.
-func deleteByID(ctx context.Context, tx *sql.Tx, table, what, id string) error {
+// messages, held is the error when a foreign key refuses the deletion (nil
+// where no key refers to table).
+func deleteByID(ctx context.Context, tx *sql.Tx, table, what, id string, held error) error {
 	res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
 	switch {
-	case isForeignKeyViolation(err):
-		return store.InGroups(what+" "+id, nil)
+	case held != nil && isForeignKeyViolation(err):
+		return held
 	case err != nil:
 		return fmt.Errorf("delete %s %s: %w", what, id, err)
 	}

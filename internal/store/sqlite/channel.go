@@ -74,13 +74,14 @@ func (db *DB) UpdateChannel(ctx context.Context, ch *channel.Channel, now time.T
 	return nil
 }
 
-// DeleteChannel removes the channel with that id, unless a group holds it.
+// DeleteChannel removes the channel with that id, unless a group holds it
+// or a policy targets it.
 func (db *DB) DeleteChannel(ctx context.Context, id string) error {
 	return store.InTx(ctx, db.db, nil, func(tx *sql.Tx) error {
-		if err := refuseHeld(ctx, tx, channelMembers, id); err != nil {
+		if err := refuseHeld(ctx, tx, channelMembers, channelTargets, id); err != nil {
 			return err
 		}
-		return deleteByID(ctx, tx, "channels", "channel", id)
+		return deleteByID(ctx, tx, "channels", "channel", id, store.InUse("channel "+id, nil, nil))
 	})
 }
 

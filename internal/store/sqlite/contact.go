@@ -57,10 +57,10 @@ func (db *DB) UpdateContact(ctx context.Context, c *contact.Contact, now time.Ti
 // DeleteContact removes the contact with that id, unless a group holds it.
 func (db *DB) DeleteContact(ctx context.Context, id string) error {
 	return store.InTx(ctx, db.db, nil, func(tx *sql.Tx) error {
-		if err := refuseHeld(ctx, tx, contactMembers, id); err != nil {
+		if err := refuseHeld(ctx, tx, contactMembers, refKind{}, id); err != nil {
 			return err
 		}
-		return deleteByID(ctx, tx, "contacts", "contact", id)
+		return deleteByID(ctx, tx, "contacts", "contact", id, store.InGroups("contact "+id, nil))
 	})
 }
 

@@ -1,0 +1,2 @@
+-- Reserved: a migration another branch adds; replaced when it lands.
+SELECT 1;

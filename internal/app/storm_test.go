@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tocsinhq/tocsin/internal/notify/notifytest"
+	"github.com/tocsinhq/tocsin/internal/storm"
+)
+
+// timeScale runs a storm test ten times faster than real life: the fake
+// robot's clock runs ten times as fast, and the channel's budget, the
+// policy's timers and the storm's length are a tenth of the real ones. What
+// is checked is what the real storm must show, at the fake's clock: 20
+// messages per rolling minute at most, no refusal, every alert delivered,
+// the last within 3 minutes of the first.
+const timeScale = 10
+
+// scaledClock runs timeScale times faster than the wall clock from start.
+type scaledClock struct {
+	start time.Time
+}
+
+func (c scaledClock) Now() time.Time {
+	return c.start.Add(time.Since(c.start) * timeScale)
+}
+
+// stormRig is a Tocsin and a fake DingTalk robot on a scaled clock, with
+// the default policy sending to the robot.
+type stormRig struct {
+	fake    *notifytest.DingTalk
+	fakeURL string
+	channel string
+	clock   scaledClock
+	args    []string
+}
+
+func newStormRig(t *testing.T) *stormRig {
+	t.Helper()
+	clock := scaledClock{start: time.Now()}
+	fake, srv, err := notifytest.StartDingTalk(notifytest.DingTalkOptions{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	fake.AddRobot(robotToken, notifytest.RobotConfig{Secret: robotSec, Keywords: []string{"alert"}})
+	return &stormRig{fake: fake, fakeURL: srv.URL, clock: clock,
+		args: []string{"--admin-token", testAdminToken, "--allow-hosts", strings.TrimPrefix(srv.URL, "http://"), "--public-url", "https://tocsin.example.com"}}
+}
+
+// configure makes the channel (the robot's budget scaled: 20 per 6s) and
+// points the default policy at it (group_wait 3s, group_interval 6s).
+func (r *stormRig) configure(t *testing.T, base string) {
+	t.Helper()
+	code, ch := call(t, "POST", base+"/api/v1/channels", testAdminToken, channelBody("storm-robot", r.fake.WebhookURL(r.fakeURL, robotToken),
+		map[string]any{"budget": map[string]any{"messages": 20, "per": "6s"}}))
+	if code != 201 {
+		t.Fatalf("create channel: %d %v", code, ch)
+	}
+	r.channel = ch["id"].(string)
+	code, pol := call(t, "PUT", base+"/api/v1/policies/default", testAdminToken, map[string]any{
+		"name": "default", "position": 1000, "targets": map[string]any{"channels": []string{r.channel}},
+		"group_by": []string{"alertname"}, "group_wait": "3s", "group_interval": "6s", "repeat_interval": "4h",
+	})
+	if code != 200 {
+		t.Fatalf("update default policy: %d %v", code, pol)
+	}
+}
+
+// report analyses what the robot accepted.
+func (r *stormRig) report(p storm.Plan) storm.Report {
+	var msgs []storm.Message
+	for _, m := range r.fake.Accepted(robotToken) {
+		msgs = append(msgs, storm.Message{At: m.At, Text: m.Title + "\n" + m.Text})
+	}
+	refusals, dups := 0, 0
+	for _, a := range r.fake.Attempts(robotToken) {
+		switch {
+		case a.Duplicate:
+			dups++
+		case a.ErrCode != 0 || a.Status != http.StatusOK:
+			refusals++
+		}
+	}
+	return storm.Analyze(p, msgs, refusals, dups, time.Minute)
+}
+
+// waitDelivered polls until every alert of p reached the robot or the
+// deadline (real time) passes.
+func (r *stormRig) waitDelivered(t *testing.T, p storm.Plan, within time.Duration) storm.Report {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		rep := r.report(p)
+		if rep.Delivered == p.Alerts || time.Now().After(deadline) {
+			return rep
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func checkStorm(t *testing.T, rep storm.Report) {
+	t.Helper()
+	t.Logf("storm report (robot clock, %dx):\n%s", timeScale, rep)
+	if rep.Delivered != rep.Alerts {
+		t.Errorf("%d of %d alerts reached the robot; missing %v", rep.Delivered, rep.Alerts, rep.Missing)
+	}
+	if rep.Refusals != 0 {
+		t.Errorf("the robot refused %d requests; the budget must keep it from ever refusing", rep.Refusals)
+	}
+	if rep.MaxInWindow > 20 {
+		t.Errorf("%d messages within one minute of the robot's clock; at most 20 allowed", rep.MaxInWindow)
+	}
+	if d := rep.Last.Sub(rep.First); d > 3*time.Minute {
+		t.Errorf("the last alert arrived %v after the first (robot clock); want within 3 minutes", d)
+	}
+	if rep.Repeated != 0 {
+		t.Errorf("%d alerts were announced as firing in more than one message", rep.Repeated)
+	}
+}
+
+// TestStormArrivesAsAFewMessagesWithinBudget is the storm of issue 3 at ten
+// times speed: 2,000 alerts across 50 alertnames within a minute, to one
+// DingTalk robot through the default policy.
+func TestStormArrivesAsAFewMessagesWithinBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a storm takes about 20 seconds")
+	}
+	rig := newStormRig(t)
+	tc := startTocsin(t, t.TempDir(), rig.args...)
+	rig.configure(t, tc.base)
+	p := storm.Plan{Alerts: 2000, Names: 50, Over: time.Minute / timeScale, Batch: 100, Senders: 4, Run: "s1"}
+	if _, err := storm.Fire(context.Background(), http.DefaultClient, tc.base, testAdminToken, p); err != nil {
+		t.Fatal(err)
+	}
+	checkStorm(t, rig.waitDelivered(t, p, 30*time.Second))
+}
+
+var _ sync.Locker // keep sync for the kill test's helpers

@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -175,24 +176,62 @@ var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadd
 // bits of milliseconds, then 80 random bits), so id order is creation order
 // and serves as a stable pagination cursor. Ids one IDs makes also sort in
 // call order when several fall in the same millisecond or the clock steps
-// back: such an id is the previous one plus one. Each store owns one; the
-// zero value is ready and safe for concurrent use.
+// back: such an id is the previous one plus one. NewUUID makes ids of the
+// same kind in UUID form. Each store owns one; the zero value is ready and
+// safe for concurrent use.
 type IDs struct {
-	mu   sync.Mutex // guards last
-	last [16]byte
+	mu       sync.Mutex // guards last and lastUUID
+	last     [16]byte
+	lastUUID [16]byte
 }
 
 // New returns a new id.
 func (g *IDs) New(now time.Time) string {
+	b := newIDBytes(now)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b = after(b, &g.last)
+	return idEncoding.EncodeToString(b[:])
+}
+
+// NewUUID returns a new id in the form of a version 7 UUID (RFC 9562:
+// the milliseconds first, then random bits), for objects that an outside
+// API addresses by UUID: Alertmanager's API declares silence ids so. They
+// sort in creation and call order as New's ids do: the version and variant
+// bits are set before the comparison with the previous one, and adding one
+// reaches them only after 2^62 ids in one millisecond.
+func (g *IDs) NewUUID(now time.Time) string {
+	b := newIDBytes(now)
+	b[6] = 0x70 | b[6]&0x0f // version 7
+	b[8] = 0x80 | b[8]&0x3f // variant 10
+	g.mu.Lock()
+	b = after(b, &g.lastUUID)
+	g.mu.Unlock()
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	hex.Encode(s[9:13], b[4:6])
+	hex.Encode(s[14:18], b[6:8])
+	hex.Encode(s[19:23], b[8:10])
+	hex.Encode(s[24:], b[10:])
+	s[8], s[13], s[18], s[23] = '-', '-', '-', '-'
+	return string(s[:])
+}
+
+// newIDBytes returns 48 bits of now's Unix milliseconds and 80 random bits.
+func newIDBytes(now time.Time) [16]byte {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
 	if _, err := rand.Read(b[6:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // cannot happen on supported platforms
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if bytes.Compare(b[:], g.last[:]) <= 0 {
-		b = g.last
+	return b
+}
+
+// after returns b, or *last plus one when b does not sort after *last, and
+// records the result in *last. The caller holds the lock guarding last.
+func after(b [16]byte, last *[16]byte) [16]byte {
+	if bytes.Compare(b[:], last[:]) <= 0 {
+		b = *last
 		for i := len(b) - 1; i >= 0; i-- {
 			b[i]++
 			if b[i] != 0 {
@@ -200,8 +239,8 @@ func (g *IDs) New(now time.Time) string {
 			}
 		}
 	}
-	g.last = b
-	return idEncoding.EncodeToString(b[:])
+	*last = b
+	return b
 }
 
 // EscapeLike escapes s for a SQL LIKE pattern with ESCAPE '\'.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/tocsinhq/tocsin/internal/channel"
 	"github.com/tocsinhq/tocsin/internal/contact"
+	"github.com/tocsinhq/tocsin/internal/route"
 )
 
 // Store is what Tocsin keeps. Implementations are safe for concurrent use.
@@ -93,6 +94,29 @@ type Store interface {
 	// (creation order), paged as ListChannels.
 	ListContactGroups(ctx context.Context, f GroupFilter) (items []*contact.Group, next string, err error)
 
+	// CreateSilence stores s with a new ID (in UUID form: Alertmanager's
+	// API addresses silences by UUID) and UpdatedAt = now, and sets those
+	// fields of s. Times are kept in UTC to the millisecond, and s gets
+	// them so. The caller has validated s (route.Silence.Validate).
+	CreateSilence(ctx context.Context, s *route.Silence, now time.Time) error
+	// GetSilence returns the silence with that id, or ErrNotFound.
+	GetSilence(ctx context.Context, id string) (*route.Silence, error)
+	// UpdateSilence replaces the stored silence with s.ID (all fields but
+	// ID), setting UpdatedAt to now, and sets s's times as stored.
+	// ErrNotFound. Expiring a silence is such an update
+	// (route.Silence.Expire).
+	UpdateSilence(ctx context.Context, s *route.Silence, now time.Time) error
+	// ReplaceSilence updates old as UpdateSilence does and creates s as
+	// CreateSilence does, in one transaction: how an edit that Alertmanager
+	// cannot apply in place expires the silence and starts a new one, with
+	// no moment at which both or neither is in force. ErrNotFound when old
+	// is missing; then nothing is written.
+	ReplaceSilence(ctx context.Context, old, s *route.Silence, now time.Time) error
+	// ListSilences returns every silence f selects, in id order (creation
+	// order), unpaged: the alert pipeline loads them all, and
+	// Alertmanager's API answers them all.
+	ListSilences(ctx context.Context, f SilenceFilter) ([]*route.Silence, error)
+
 	// Meta returns a server-wide value (the admin token hash, …), or
 	// ErrNotFound.
 	Meta(ctx context.Context, key string) (string, error)
@@ -138,6 +162,15 @@ type GroupFilter struct {
 	// Limit and Cursor page as in ChannelFilter.
 	Limit  int
 	Cursor string
+}
+
+// SilenceFilter selects silences for ListSilences.
+type SilenceFilter struct {
+	// EndsAfter keeps the silences whose EndsAt is after it: given now,
+	// those active or pending at now, which the alert pipeline caches;
+	// given an earlier time, also those that expired since. The zero
+	// value keeps all.
+	EndsAfter time.Time
 }
 
 // Page sizes for list calls.

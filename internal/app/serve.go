@@ -141,6 +141,7 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 		ChannelEnv:     env,
 		Location:       cfg.Location,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Version:        Version,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

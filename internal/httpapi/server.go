@@ -1,5 +1,5 @@
 // Package httpapi serves Tocsin's HTTP interface: the JSON API under
-// /api/v1, health and metrics. routes.go lists every route; encode.go holds
+// /api/v1, Alertmanager's API v2 under /api/v2, health and metrics. routes.go lists every route; encode.go holds
 // the one place errors become statuses. It uses the store contract
 // (internal/store) but no backend, and declares the small interfaces it
 // consumes (Sender) instead of importing platform packages.
@@ -53,6 +53,13 @@ type Options struct {
 	MaxBodyBytes int64
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Version is Tocsin's version, for Alertmanager's status API; the
+	// module version in the build information when empty.
+	Version string
+	// SilencesChanged, when set, is called after every silence the API
+	// creates, updates or expires, once the change is stored: the alert
+	// pipeline reloads the silences it caches.
+	SilencesChanged func()
 }
 
 // Server is the HTTP handler.
@@ -61,6 +68,8 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	metrics *metrics
+	// status is what GET /api/v2/status answers, fixed at New.
+	status alertmanagerStatus
 }
 
 // New builds the server and registers its metrics.
@@ -71,7 +80,10 @@ func New(opts Options) *Server {
 	if opts.Location == nil {
 		opts.Location = time.Local
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: newMetrics(opts.Registry)}
+	s := &Server{
+		opts: opts, mux: http.NewServeMux(), metrics: newMetrics(opts.Registry),
+		status: newAlertmanagerStatus(opts.Version, opts.Now()),
+	}
 	s.routes()
 	s.handler = s.recoverPanics(s.instrument(s.mux))
 	return s

@@ -58,7 +58,9 @@ type Options struct {
 	Version string
 	// SilencesChanged, when set, is called after every silence the API
 	// creates, updates or expires, once the change is stored: the alert
-	// pipeline reloads the silences it caches.
+	// pipeline reloads the silences it caches. It runs on request
+	// goroutines, several at once, so it must be safe for concurrent use
+	// and return quickly (signal, do not reload in the call).
 	SilencesChanged func()
 }
 

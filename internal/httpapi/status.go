@@ -67,7 +67,7 @@ func newAlertmanagerStatus(version string, start time.Time) alertmanagerStatus {
 	return alertmanagerStatus{
 		Cluster:     clusterStatus{Status: "disabled", Peers: []peerStatus{}},
 		VersionInfo: v,
-		Uptime:      start.UTC(),
+		Uptime:      start.UTC().Truncate(time.Millisecond),
 	}
 }
 

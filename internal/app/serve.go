@@ -143,12 +143,13 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 		Pipeline:        pipe.dispatcher,
 		SilencesChanged: pipe.silencesChanged,
 		PoliciesChanged: pipe.policiesChanged,
-		Logger:         logger.With("component", "httpapi"),
-		Registry:       reg,
-		AdminTokenHash: tokenHash,
-		ChannelEnv:     env,
-		Location:       cfg.Location,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Logger:          logger.With("component", "httpapi"),
+		Registry:        reg,
+		AdminTokenHash:  tokenHash,
+		ChannelEnv:      env,
+		Location:        cfg.Location,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		Version:         Version,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/problem"
@@ -103,11 +104,25 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body.Error = problemJSON{Code: "internal", Message: "internal error: the server log has the details"}
 		s.opts.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	if strings.HasPrefix(r.URL.Path, "/api/v2/") {
+		// Alertmanager's clients (amtool, and any other generated with
+		// go-swagger from its API) decode a JSON error body into a
+		// string, fail on an object and print that failure instead of the
+		// message; a text body they print as it is. So Alertmanager's
+		// routes send the same JSON as text.
+		writeBody(w, status, "text/plain; charset=utf-8", body)
+		return
+	}
 	writeJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	writeBody(w, status, "application/json; charset=utf-8", v)
+}
+
+// writeBody writes v as JSON, labelled with contentType.
+func writeBody(w http.ResponseWriter, status int, contentType string, v any) {
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)

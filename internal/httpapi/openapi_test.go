@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -459,6 +460,20 @@ func TestOpenAPISchemasMatchJSON(t *testing.T) {
 	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList", "PolicyList"} {
 		same(l, schemaProps(t, doc, l), jsonFields(reflect.TypeFor[listResponse[any]]()))
 	}
+	same("silence as answered", schemaProps(t, doc, "GettableSilence"), marshalledKeys(t, gettable(&route.Silence{}, time.Time{})))
+	same("silence as accepted", schemaProps(t, doc, "PostableSilence"), jsonFields(reflect.TypeFor[postableSilence]()))
+	m, err := route.NewMatcher(route.MatchEqual, "alertname", "DiskFull")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("silence matcher", schemaProps(t, doc, "SilenceMatcher"), marshalledKeys(t, m))
+	same("silence status", schemaProps(t, doc, "SilenceStatus"), jsonFields(reflect.TypeFor[silenceStatus]()))
+	same("post silence result", schemaProps(t, doc, "PostSilenceResult"), jsonFields(reflect.TypeFor[postSilenceResponse]()))
+	same("alertmanager status", schemaProps(t, doc, "AlertmanagerStatus"), jsonFields(reflect.TypeFor[alertmanagerStatus]()))
+	same("cluster status", schemaProps(t, doc, "ClusterStatus"), jsonFields(reflect.TypeFor[clusterStatus]()))
+	same("peer status", schemaProps(t, doc, "PeerStatus"), jsonFields(reflect.TypeFor[peerStatus]()))
+	same("version info", schemaProps(t, doc, "VersionInfo"), jsonFields(reflect.TypeFor[versionInfo]()))
+	same("alertmanager config", schemaProps(t, doc, "AlertmanagerConfig"), jsonFields(reflect.TypeFor[alertmanagerConfig]()))
 	same("error body", schemaProps(t, doc, "Error"), jsonFields(reflect.TypeFor[errorBody]()))
 	same("problem", schemaProps(t, doc, "Problem"), jsonFields(reflect.TypeFor[problemJSON]()))
 	same("test request", schemaProps(t, doc, "TestRequest"), jsonFields(reflect.TypeFor[testRequest]()))

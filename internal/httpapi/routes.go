@@ -53,6 +53,12 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/policies/{id}", s.getPolicy)
 	s.handle("PUT /api/v1/policies/{id}", s.updatePolicy)
 	s.handle("DELETE /api/v1/policies/{id}", s.deletePolicy)
+	// Alertmanager's API v2 (silences.go, status.go).
+	s.handle("GET /api/v2/status", s.getStatus)
+	s.handle("GET /api/v2/silences", s.listSilences)
+	s.handle("POST /api/v2/silences", s.postSilence)
+	s.handle("GET /api/v2/silence/{silenceID}", s.getSilence)
+	s.handle("DELETE /api/v2/silence/{silenceID}", s.deleteSilence)
 
 	// Everything else under /api/ and /hooks/ answers JSON, after auth, so
 	// a typo reads as "no such route" rather than an HTML page.

@@ -1,5 +1,5 @@
 // Package httpapi serves Tocsin's HTTP interface: the JSON API under
-// /api/v1, health and metrics. routes.go lists every route; encode.go holds
+// /api/v1, Alertmanager's API v2 under /api/v2, health and metrics. routes.go lists every route; encode.go holds
 // the one place errors become statuses. It uses the store contract
 // (internal/store) but no backend, and declares the small interfaces it
 // consumes (Sender) instead of importing platform packages.
@@ -42,10 +42,7 @@ type Options struct {
 	Sender Sender
 	// Pipeline takes received alerts.
 	Pipeline Pipeline
-	// SilencesChanged, when set, is called after a silence is created,
-	// changed or expired (the pipeline reloads its cache).
-	SilencesChanged func()
-	Logger *slog.Logger
+	Logger   *slog.Logger
 	// Registry receives the server's metrics and is served on /metrics.
 	Registry *prometheus.Registry
 	// AdminTokenHash is SHA-256 of the admin token.
@@ -63,6 +60,15 @@ type Options struct {
 	// caches (store.AllPolicies). It runs in the request, after the store
 	// committed, so it should only signal, not reload there and then.
 	PoliciesChanged func()
+	// Version is Tocsin's version, for Alertmanager's status API; the
+	// module version in the build information when empty.
+	Version string
+	// SilencesChanged, when set, is called after every silence the API
+	// creates, updates or expires, once the change is stored: the alert
+	// pipeline reloads the silences it caches. It runs on request
+	// goroutines, several at once, so it must be safe for concurrent use
+	// and return quickly (signal, do not reload in the call).
+	SilencesChanged func()
 }
 
 // Server is the HTTP handler.
@@ -71,6 +77,8 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	metrics *metrics
+	// status is what GET /api/v2/status answers, fixed at New.
+	status alertmanagerStatus
 }
 
 // New builds the server and registers its metrics.
@@ -81,7 +89,10 @@ func New(opts Options) *Server {
 	if opts.Location == nil {
 		opts.Location = time.Local
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: newMetrics(opts.Registry)}
+	s := &Server{
+		opts: opts, mux: http.NewServeMux(), metrics: newMetrics(opts.Registry),
+		status: newAlertmanagerStatus(opts.Version, opts.Now()),
+	}
 	s.routes()
 	s.handler = s.recoverPanics(s.instrument(s.mux))
 	return s

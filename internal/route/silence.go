@@ -100,6 +100,31 @@ func (s *Silence) Expire(now time.Time) error {
 	return nil
 }
 
+// UpdatableTo reports whether a client's edit next may change s in place
+// at now, keeping its id, by Alertmanager's rule: the matchers must be the
+// same, in the same order; an active silence must keep its start (to the
+// second) and not end before now; a pending one may move its start, but
+// not into the past; an expired one never changes. Any other edit leaves
+// s as history: Alertmanager expires s (when it has not expired yet) and
+// creates next as a new silence.
+func (s *Silence) UpdatableTo(next *Silence, now time.Time) bool {
+	if len(s.Matchers) != len(next.Matchers) {
+		return false
+	}
+	for i := range s.Matchers {
+		if !s.Matchers[i].Equal(next.Matchers[i]) {
+			return false
+		}
+	}
+	switch s.State(now) {
+	case SilenceActive:
+		return next.StartsAt.Unix() == s.StartsAt.Unix() && !next.EndsAt.Before(now)
+	case SilencePending:
+		return !next.StartsAt.Before(now)
+	}
+	return false
+}
+
 // Silenced returns the ids of the silences active at now that match ls, in
 // the order given; nil when none does.
 func Silenced(silences []Silence, ls alert.Labels, now time.Time) []string {

@@ -106,6 +106,43 @@ func TestSilenceExpire(t *testing.T) {
 	}
 }
 
+func TestSilenceUpdatableTo(t *testing.T) {
+	now := t0.Add(30 * time.Minute)
+	active := Silence{ID: "a", Matchers: ms(t, `alertname="DiskFull", instance=~"db-.*"`), StartsAt: t0, EndsAt: t0.Add(time.Hour)}
+	pending := Silence{ID: "p", Matchers: active.Matchers, StartsAt: t0.Add(time.Hour), EndsAt: t0.Add(2 * time.Hour)}
+	expired := Silence{ID: "e", Matchers: active.Matchers, StartsAt: t0.Add(-time.Hour), EndsAt: t0}
+	for _, tc := range []struct {
+		name   string
+		prev   Silence
+		change func(*Silence)
+		want   bool
+	}{
+		{"active: new end and comment", active, func(s *Silence) { s.EndsAt = t0.Add(3 * time.Hour); s.Comment = "longer" }, true},
+		{"active: end moved to now", active, func(s *Silence) { s.EndsAt = now }, true},
+		{"active: end moved before now", active, func(s *Silence) { s.EndsAt = now.Add(-time.Second) }, false},
+		{"active: start within the same second", active, func(s *Silence) { s.StartsAt = t0.Add(999 * time.Millisecond) }, true},
+		{"active: start moved", active, func(s *Silence) { s.StartsAt = t0.Add(time.Second) }, false},
+		{"active: other matcher value", active, func(s *Silence) { s.Matchers = ms(t, `alertname="DiskFull", instance=~"web-.*"`) }, false},
+		{"active: matchers reordered", active, func(s *Silence) { s.Matchers = ms(t, `instance=~"db-.*", alertname="DiskFull"`) }, false},
+		{"active: a matcher added", active, func(s *Silence) { s.Matchers = ms(t, `alertname="DiskFull", instance=~"db-.*", team="sre"`) }, false},
+		{"active: other operator", active, func(s *Silence) { s.Matchers = ms(t, `alertname="DiskFull", instance!~"db-.*"`) }, false},
+		{"pending: start moved later", pending, func(s *Silence) { s.StartsAt = t0.Add(90 * time.Minute) }, true},
+		{"pending: start moved to now", pending, func(s *Silence) { s.StartsAt = now }, true},
+		{"pending: start moved into the past", pending, func(s *Silence) { s.StartsAt = now.Add(-time.Minute) }, false},
+		{"expired: unchanged", expired, func(*Silence) {}, false},
+		{"expired: new end", expired, func(s *Silence) { s.EndsAt = t0.Add(time.Hour) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := tc.prev
+			next.Matchers = append(Matchers(nil), tc.prev.Matchers...)
+			tc.change(&next)
+			if got := tc.prev.UpdatableTo(&next, now); got != tc.want {
+				t.Errorf("UpdatableTo = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestSilenced(t *testing.T) {
 	silences := []Silence{
 		{ID: "active-match", Matchers: ms(t, `alertname="DiskFull"`), StartsAt: t0, EndsAt: t0.Add(time.Hour)},

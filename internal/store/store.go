@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -124,6 +125,28 @@ type Store interface {
 	// AllPolicies returns every policy with its targets in routing order,
 	// (Position, ID), read at one moment: what the router loads.
 	AllPolicies(ctx context.Context) ([]route.Policy, error)
+	// CreateSilence stores s with a new ID (in UUID form: Alertmanager's
+	// API addresses silences by UUID) and UpdatedAt = now, and sets those
+	// fields of s. Times are kept in UTC to the millisecond, and s gets
+	// them so. The caller has validated s (route.Silence.Validate).
+	CreateSilence(ctx context.Context, s *route.Silence, now time.Time) error
+	// GetSilence returns the silence with that id, or ErrNotFound.
+	GetSilence(ctx context.Context, id string) (*route.Silence, error)
+	// UpdateSilence replaces the stored silence with s.ID (all fields but
+	// ID), setting UpdatedAt to now, and sets s's times as stored.
+	// ErrNotFound. Expiring a silence is such an update
+	// (route.Silence.Expire).
+	UpdateSilence(ctx context.Context, s *route.Silence, now time.Time) error
+	// ReplaceSilence updates old as UpdateSilence does and creates s as
+	// CreateSilence does, in one transaction: how an edit that Alertmanager
+	// cannot apply in place expires the silence and starts a new one, with
+	// no moment at which both or neither is in force. ErrNotFound when old
+	// is missing; then nothing is written.
+	ReplaceSilence(ctx context.Context, old, s *route.Silence, now time.Time) error
+	// ListSilences returns every silence f selects, in id order (creation
+	// order), unpaged: the alert pipeline loads them all, and
+	// Alertmanager's API answers them all.
+	ListSilences(ctx context.Context, f SilenceFilter) ([]*route.Silence, error)
 
 	// Meta returns a server-wide value (the admin token hash, …), or
 	// ErrNotFound.
@@ -185,6 +208,15 @@ type PolicyFilter struct {
 	Cursor string
 }
 
+// SilenceFilter selects silences for ListSilences.
+type SilenceFilter struct {
+	// EndsAfter keeps the silences whose EndsAt is after it: given now,
+	// those active or pending at now, which the alert pipeline caches;
+	// given an earlier time, also those that expired since. The zero
+	// value keeps all.
+	EndsAfter time.Time
+}
+
 // Page sizes for list calls.
 const (
 	DefaultLimit = 100
@@ -221,24 +253,62 @@ var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadd
 // bits of milliseconds, then 80 random bits), so id order is creation order
 // and serves as a stable pagination cursor. Ids one IDs makes also sort in
 // call order when several fall in the same millisecond or the clock steps
-// back: such an id is the previous one plus one. Each store owns one; the
-// zero value is ready and safe for concurrent use.
+// back: such an id is the previous one plus one. NewUUID makes ids of the
+// same kind in UUID form. Each store owns one; the zero value is ready and
+// safe for concurrent use.
 type IDs struct {
-	mu   sync.Mutex // guards last
-	last [16]byte
+	mu       sync.Mutex // guards last and lastUUID
+	last     [16]byte
+	lastUUID [16]byte
 }
 
 // New returns a new id.
 func (g *IDs) New(now time.Time) string {
+	b := newIDBytes(now)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b = after(b, &g.last)
+	return idEncoding.EncodeToString(b[:])
+}
+
+// NewUUID returns a new id in the form of a version 7 UUID (RFC 9562:
+// the milliseconds first, then random bits), for objects that an outside
+// API addresses by UUID: Alertmanager's API declares silence ids so. They
+// sort in creation and call order as New's ids do: the version and variant
+// bits are set before the comparison with the previous one, and adding one
+// reaches them only after 2^62 ids in one millisecond.
+func (g *IDs) NewUUID(now time.Time) string {
+	b := newIDBytes(now)
+	b[6] = 0x70 | b[6]&0x0f // version 7
+	b[8] = 0x80 | b[8]&0x3f // variant 10
+	g.mu.Lock()
+	b = after(b, &g.lastUUID)
+	g.mu.Unlock()
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	hex.Encode(s[9:13], b[4:6])
+	hex.Encode(s[14:18], b[6:8])
+	hex.Encode(s[19:23], b[8:10])
+	hex.Encode(s[24:], b[10:])
+	s[8], s[13], s[18], s[23] = '-', '-', '-', '-'
+	return string(s[:])
+}
+
+// newIDBytes returns 48 bits of now's Unix milliseconds and 80 random bits.
+func newIDBytes(now time.Time) [16]byte {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
 	if _, err := rand.Read(b[6:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // cannot happen on supported platforms
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if bytes.Compare(b[:], g.last[:]) <= 0 {
-		b = g.last
+	return b
+}
+
+// after returns b, or *last plus one when b does not sort after *last, and
+// records the result in *last. The caller holds the lock guarding last.
+func after(b [16]byte, last *[16]byte) [16]byte {
+	if bytes.Compare(b[:], last[:]) <= 0 {
+		b = *last
 		for i := len(b) - 1; i >= 0; i-- {
 			b[i]++
 			if b[i] != 0 {
@@ -246,8 +316,8 @@ func (g *IDs) New(now time.Time) string {
 			}
 		}
 	}
-	g.last = b
-	return idEncoding.EncodeToString(b[:])
+	*last = b
+	return b
 }
 
 // EscapeLike escapes s for a SQL LIKE pattern with ESCAPE '\'.

@@ -68,8 +68,13 @@ func TestPoliciesAPI(t *testing.T) {
 		t.Fatalf("first page: %d %v", status, page)
 	}
 	status, page = call(t, "GET", api+"/policies?limit=1&cursor="+page["next"].(string), testAdminToken, nil)
-	if items, _ := page["items"].([]any); status != http.StatusOK || len(items) != 1 || items[0].(map[string]any)["name"] != "catch-all" || page["next"] != "" {
+	if items, _ := page["items"].([]any); status != http.StatusOK || len(items) != 1 || items[0].(map[string]any)["name"] != "catch-all" || page["next"] == "" {
 		t.Errorf("second page: %d %v", status, page)
+	}
+	// Last comes the default policy the first start created (position 1000).
+	status, page = call(t, "GET", api+"/policies?limit=1&cursor="+page["next"].(string), testAdminToken, nil)
+	if items, _ := page["items"].([]any); status != http.StatusOK || len(items) != 1 || items[0].(map[string]any)["name"] != "default" || page["next"] != "" {
+		t.Errorf("third page: %d %v", status, page)
 	}
 	if _, l := call(t, "GET", api+"/policies?q=CATCH", testAdminToken, nil); len(l["items"].([]any)) != 1 {
 		t.Errorf("?q=CATCH: %v", l)

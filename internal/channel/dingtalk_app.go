@@ -75,7 +75,7 @@ func (s *DingTalkApp) validate(p *problem.List, env Env) {
 	if base != nil {
 		s.APIBaseURL = strings.TrimSuffix(base.String(), "/")
 	}
-	validateBudget(p, s.Budget, KindDingTalkApp)
+	validateBudget(p, s.Budget, KindDingTalkApp, env.OnPlatform(KindDingTalkApp, s.APIBaseURL))
 }
 
 // cleanIDs trims and dedupes ids, reporting those that do not match re.

@@ -199,6 +199,13 @@ func checkURL(u *url.URL, r hostRule, allow HostList) string {
 	return fmt.Sprintf("host %q is not allowed: channel URLs must point at %s, or at a host the operator allows with --allow-hosts", u.Host, strings.Join(want, " or "))
 }
 
+// OnPlatform reports whether raw points at the platform's own host for
+// kind k (not at an allowed proxy or fake).
+func (e Env) OnPlatform(k Kind, raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && e.rule(k).platformHost(u) != nil
+}
+
 // CheckURL checks, at send time, that a stored channel URL still points at
 // the platform's host or an allowed one: the operator may have narrowed
 // --allow-hosts since the channel was saved.

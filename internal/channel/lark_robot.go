@@ -84,7 +84,7 @@ func (s *LarkRobot) validate(p *problem.List, env Env) {
 	if !slices.Contains(larkMsgTypes, s.MsgType) {
 		p.Add("settings.msg_type", "invalid-msg-type", "msg_type must be one of %s, got %q", strings.Join(larkMsgTypes, ", "), s.MsgType)
 	}
-	validateBudget(p, s.Budget, KindLarkRobot)
+	validateBudget(p, s.Budget, KindLarkRobot, env.OnPlatform(KindLarkRobot, s.WebhookURL.Reveal()))
 }
 
 // pathTail splits "/a/b/c" into "/a/b" and "c".

@@ -51,5 +51,5 @@ func (s *Webhook) validate(p *problem.List, env Env) {
 	if v := s.Secret.Reveal(); v != "" && !isMaskedValue(v) && len(v) < 16 {
 		p.Add("settings.secret", "weak-secret", "a signing secret must be at least 16 characters, or empty for unsigned requests")
 	}
-	validateBudget(p, s.Budget, KindWebhook)
+	validateBudget(p, s.Budget, KindWebhook, false)
 }

@@ -76,5 +76,5 @@ func (s *WeComRobot) validate(p *problem.List, env Env) {
 	if !slices.Contains(wecomMsgTypes, s.MsgType) {
 		p.Add("settings.msg_type", "invalid-msg-type", "msg_type must be one of %s, got %q", strings.Join(wecomMsgTypes, ", "), s.MsgType)
 	}
-	validateBudget(p, s.Budget, KindWeComRobot)
+	validateBudget(p, s.Budget, KindWeComRobot, env.OnPlatform(KindWeComRobot, s.WebhookURL.Reveal()))
 }

@@ -91,8 +91,14 @@ func (d *Dispatcher) targets(ctx context.Context, p *route.Policy, firing []aler
 }
 
 // newGroupDelivery is the delivery of a group's decision to one channel.
+// Unless the decision is a reminder (repeat_interval), the alerts the
+// group's last notification announced as firing are marked, so chat
+// messages list only what is new.
 func newGroupDelivery(channelID string, g *store.StoredGroup, p *route.Policy, dec route.Decision, people []notify.Person) (*store.Delivery, error) {
 	c := outbox.Content{Policy: p.Name, GroupLabels: g.Labels, Firing: dec.Firing, Resolved: dec.Resolved, Mentions: people}
+	if dec.Reason != route.ReasonRepeat {
+		c.Announced = g.State.Firing
+	}
 	raw, err := c.Encode()
 	if err != nil {
 		return nil, err

@@ -24,6 +24,10 @@ type Group struct {
 	// ExternalURL is Alertmanager's externalURL when relaying its webhook,
 	// else "": the group then gets a button to it in Alertmanager.
 	ExternalURL string
+	// StillFiring counts firing alerts of the group that an earlier
+	// message announced and Firing leaves out; the message says they
+	// still fire.
+	StillFiring int
 }
 
 // groupListMax bounds how many alerts of each status a group message
@@ -64,6 +68,9 @@ func RenderGroup(g Group, o Options) notify.Message {
 		msg.Title, msg.Text, msg.Buttons = r.single()
 	default:
 		msg.Title, msg.Text, msg.Buttons = r.list()
+	}
+	if g.StillFiring > 0 {
+		msg.Text += fmt.Sprintf("\n\nStill firing: %d more %s announced earlier.", g.StillFiring, plural(g.StillFiring, "alert", "alerts"))
 	}
 	return msg
 }
@@ -483,4 +490,11 @@ func (r *groupRender) span(status alert.Status, a alert.Alert) string {
 		return "since " + r.o.Clock(a.StartsAt) + " " + zone
 	}
 	return r.o.Span(a.StartsAt, a.EndsAt) + " " + zoneName(a.EndsAt.In(r.o.loc()))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

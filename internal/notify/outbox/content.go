@@ -17,6 +17,11 @@ type Content struct {
 	Policy      string        `json:"policy,omitempty"`
 	GroupLabels alert.Labels  `json:"group_labels,omitempty"`
 	Firing      []alert.Alert `json:"firing,omitempty"`
+	// Announced are the fingerprints of the firing alerts an earlier
+	// notification of the group already announced: chat messages list
+	// only the others and count these, so a growing group does not repeat
+	// itself. Empty on a repeat notification, which lists everything.
+	Announced []alert.Fingerprint `json:"announced,omitempty"`
 	Resolved    []alert.Alert `json:"resolved,omitempty"`
 	// ExternalURL is Alertmanager's, when relaying its webhook.
 	ExternalURL string `json:"external_url,omitempty"`
@@ -61,6 +66,19 @@ func (c *Content) Fingerprints() []alert.Fingerprint {
 	return slices.Compact(fps)
 }
 
+// Fresh returns the firing alerts not announced before, and how many
+// firing alerts were.
+func (c *Content) Fresh() (fresh []alert.Alert, announced int) {
+	for _, a := range c.Firing {
+		if _, ok := slices.BinarySearch(c.Announced, a.Fingerprint); ok {
+			announced++
+			continue
+		}
+		fresh = append(fresh, a)
+	}
+	return fresh, announced
+}
+
 // merge folds several contents into one digest content: each alert once,
 // in its latest announced status (a later resolved notice wins over an
 // earlier firing one), and everyone mentioned once.
@@ -82,7 +100,8 @@ func merge(cs []*Content) *Content {
 		latest[a.Fingerprint] = entry{a, resolved}
 	}
 	for _, c := range cs {
-		for _, a := range c.Firing {
+		fresh, _ := c.Fresh()
+		for _, a := range fresh {
 			add(a, false)
 		}
 		for _, a := range c.Resolved {

@@ -7,6 +7,9 @@ import (
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/channel"
 	"github.com/tocsinhq/tocsin/internal/notify"
+	"github.com/tocsinhq/tocsin/internal/notify/dingtalk"
+	"github.com/tocsinhq/tocsin/internal/notify/fit"
+	"github.com/tocsinhq/tocsin/internal/notify/lark"
 	"github.com/tocsinhq/tocsin/internal/store"
 	"github.com/tocsinhq/tocsin/internal/template"
 )
@@ -19,21 +22,25 @@ type Renderer interface {
 // DefaultRenderer renders with Tocsin's default templates.
 type DefaultRenderer struct{}
 
-// digestBytes is how much text a digest message may hold on a platform:
-// under its limit with room for the title, keyword and mentions the
-// platform client adds.
-func digestBytes(k channel.Kind) int {
+// digestLimits is how much text a digest message may hold on a platform:
+// under its limit, as the platform counts it, with room for the title,
+// keyword and mentions the platform client adds, so each digest message
+// goes out as one platform message.
+func digestLimits(k channel.Kind, messages int) template.DigestLimits {
+	l := template.DigestLimits{MaxMessages: messages}
 	switch k {
 	case channel.KindDingTalkRobot:
-		return 18000
+		l.MaxBytes, l.Size = dingtalk.MaxBodyBytes-300, fit.JSONLen
 	case channel.KindLarkRobot:
-		return 15000
+		l.MaxBytes, l.Size = lark.MaxBodyBytes-2000, fit.JSONLen
 	case channel.KindWeComRobot:
-		return 3500
+		l.MaxBytes = 3500
 	case channel.KindDingTalkApp:
-		return 4500
+		l.MaxBytes, l.Size = 4500, fit.JSONLen
+	default:
+		l.MaxBytes = 60000
 	}
-	return 60000
+	return l
 }
 
 // Render implements Renderer. Every message's ID derives from the
@@ -49,11 +56,14 @@ func (DefaultRenderer) Render(ch *channel.Channel, d *store.Delivery, c *Content
 		for _, a := range c.Resolved {
 			items = append(items, template.DigestItem{Alert: a, Status: alert.Resolved})
 		}
-		msgs, _ = template.RenderDigest(items, o, template.DigestLimits{MaxBytes: digestBytes(ch.Kind), MaxMessages: max(1, c.DigestMessages)})
+		msgs, _ = template.RenderDigest(items, o, digestLimits(ch.Kind, max(1, c.DigestMessages)))
 	} else {
-		msgs = []notify.Message{template.RenderGroup(template.Group{
-			Policy: c.Policy, GroupLabels: c.GroupLabels, Firing: c.Firing, Resolved: c.Resolved, ExternalURL: c.ExternalURL,
-		}, o)}
+		g := template.Group{Policy: c.Policy, GroupLabels: c.GroupLabels, Firing: c.Firing, Resolved: c.Resolved, ExternalURL: c.ExternalURL}
+		if ch.Kind != channel.KindWebhook {
+			// A person reads what is new; a machine gets the whole group.
+			g.Firing, g.StillFiring = c.Fresh()
+		}
+		msgs = []notify.Message{template.RenderGroup(g, o)}
 	}
 	for i := range msgs {
 		msgs[i].ID = d.ID

@@ -1,0 +1,4 @@
+-- PLACEHOLDER, NOT A MIGRATION. Another branch adds this version; the events
+-- branch needs 0005_ingest_tokens_events.sql, and migrations must run 1, 2,
+-- 3… without a gap (store.loadMigrations), so this empty file holds the
+-- place. Delete it when merging: the real file of this version replaces it.

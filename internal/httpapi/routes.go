@@ -31,6 +31,14 @@ func (s *Server) routes() {
 	s.handle("PUT /api/v1/contact-groups/{id}", s.updateContactGroup)
 	s.handle("DELETE /api/v1/contact-groups/{id}", s.deleteContactGroup)
 
+	s.handle("GET /api/v1/ingest-tokens", s.listIngestTokens)
+	s.handle("POST /api/v1/ingest-tokens", s.createIngestToken)
+	s.handle("DELETE /api/v1/ingest-tokens/{id}", s.deleteIngestToken)
+
+	s.handleIntake("POST /api/v1/events", s.postEvents)
+	s.handle("GET /api/v1/events", s.listEvents)
+	s.handle("GET /api/v1/events/{id}", s.getEvent)
+
 	// Everything else under /api/ and /hooks/ answers JSON, after auth, so
 	// a typo reads as "no such route" rather than an HTML page.
 	s.handle("/api/", s.notFound)
@@ -40,6 +48,12 @@ func (s *Server) routes() {
 // handle registers an authenticated JSON API route.
 func (s *Server) handle(pattern string, h handlerFunc) {
 	s.mux.Handle(pattern, s.requireAdmin(s.limitBody(s.serveJSON(h))))
+}
+
+// handleIntake registers an intake route: as handle, but an ingest token
+// is accepted too, and a token may come as ?token= (requireIntake).
+func (s *Server) handleIntake(pattern string, h handlerFunc) {
+	s.mux.Handle(pattern, s.requireIntake(s.limitBody(s.serveJSON(h))))
 }
 
 // notFound answers what no route matched: 405 with Allow when the path

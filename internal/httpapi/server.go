@@ -53,6 +53,15 @@ type Options struct {
 	MaxBodyBytes int64
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// IngestTokenTTL bounds how long an ingest token created or deleted
+	// through another replica takes to be honoured here (this server's own
+	// changes count at once); DefaultIngestTokenTTL when zero.
+	IngestTokenTTL time.Duration
+	// EventsReceived, when set, is called after POST /api/v1/events has
+	// stored new events, with their ids in the order received; events that
+	// were stored already (the same source and sender's id) are left out.
+	// It runs in the request: hand the ids on, do not work on them there.
+	EventsReceived func(ids []string)
 }
 
 // Server is the HTTP handler.
@@ -61,6 +70,7 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	metrics *metrics
+	tokens  *tokenCache
 }
 
 // New builds the server and registers its metrics.
@@ -71,7 +81,16 @@ func New(opts Options) *Server {
 	if opts.Location == nil {
 		opts.Location = time.Local
 	}
+	if opts.IngestTokenTTL <= 0 {
+		opts.IngestTokenTTL = DefaultIngestTokenTTL
+	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: newMetrics(opts.Registry)}
+	s.tokens = &tokenCache{
+		list:   func(ctx context.Context) ([]*store.IngestToken, error) { return s.opts.Store.ListIngestTokens(ctx) },
+		ttl:    opts.IngestTokenTTL,
+		now:    opts.Now,
+		logger: opts.Logger,
+	}
 	s.routes()
 	s.handler = s.recoverPanics(s.instrument(s.mux))
 	return s

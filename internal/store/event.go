@@ -76,7 +76,8 @@ type EventFilter struct {
 	Level    alert.Severity
 	Resource string
 	// Since and Until keep events that happened at or after Since and
-	// before Until (Event.Time); a zero time does not bound.
+	// before Until (Event.Time), both cut to the millisecond as stored
+	// times are; a zero time does not bound.
 	Since, Until time.Time
 	// Query keeps events whose source, type, resource, region, labels
 	// (name=value) or content (its keys and values as text) contain it,

@@ -107,11 +107,13 @@ func listEvents(ctx context.Context, tx *sql.Tx, f store.EventFilter, limit int)
 			where(c.column+` =`, c.value)
 		}
 	}
+	// Bounds are cut to the millisecond, as the times stored are (and as
+	// SQLite compares them).
 	if !f.Since.IsZero() {
-		where(`occurred_at >=`, f.Since)
+		where(`occurred_at >=`, store.StoredTime(f.Since))
 	}
 	if !f.Until.IsZero() {
-		where(`occurred_at <`, f.Until)
+		where(`occurred_at <`, store.StoredTime(f.Until))
 	}
 	if f.Query != "" {
 		args = append(args, store.EventQuery(f.Query))

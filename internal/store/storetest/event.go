@@ -228,6 +228,7 @@ func testEventListFilters(t *testing.T, h Harness) {
 		{"since is inclusive", store.EventFilter{Since: nine.Add(time.Hour)}, id(1, 2, 3)},
 		{"until is exclusive", store.EventFilter{Until: nine.Add(2 * time.Hour)}, id(0, 1)},
 		{"to the millisecond", store.EventFilter{Since: nine.Add(3*time.Hour - time.Millisecond)}, id(3)},
+		{"bounds cut to the millisecond", store.EventFilter{Since: nine.Add(3*time.Hour - 500*time.Microsecond)}, id(3)},
 		{"a time range in another zone", store.EventFilter{Since: nine.In(time.FixedZone("CST", 8*3600)), Until: nine.Add(time.Hour + time.Second)}, id(0, 1)},
 		{"query in a content string, any case", store.EventFilter{Query: "host down"}, id(1)},
 		{"query folds case beyond ASCII", store.EventFilter{Query: "überlast"}, id(1)},

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/tocsinhq/tocsin/internal/channel"
 	"github.com/tocsinhq/tocsin/internal/contact"
+	"github.com/tocsinhq/tocsin/internal/intake"
 	"github.com/tocsinhq/tocsin/internal/route"
 )
 
@@ -76,6 +78,7 @@ func documentedOps(t *testing.T, doc map[string]any) map[string]bool {
 type registration struct {
 	pattern string
 	pos     string
+	intake  bool // registered with handleIntake: ingest tokens are accepted
 }
 
 // registeredRoutes reads the package's source for every route it registers:
@@ -112,8 +115,9 @@ func registeredRoutes(t *testing.T) []registration {
 				pos := fset.Position(call.Pos()).String()
 				lit, ok := call.Args[0].(*ast.BasicLit)
 				if !ok || lit.Kind != token.STRING {
-					// The wrapper s.handle passes its own parameter on.
-					if fn.Name.Name != "handle" {
+					// The wrappers s.handle and s.handleIntake pass their
+					// own parameter on.
+					if fn.Name.Name != "handle" && fn.Name.Name != "handleIntake" {
 						t.Errorf("%s: a route is registered with a pattern that is not a string literal; this test cannot read it", pos)
 					}
 					return true
@@ -122,7 +126,8 @@ func registeredRoutes(t *testing.T) []registration {
 				if err != nil {
 					t.Fatalf("%s: %v", pos, err)
 				}
-				out = append(out, registration{pattern: pattern, pos: pos})
+				intake := call.Fun.(*ast.SelectorExpr).Sel.Name == "handleIntake"
+				out = append(out, registration{pattern: pattern, pos: pos, intake: intake})
 				return true
 			})
 		}
@@ -134,7 +139,7 @@ func registeredRoutes(t *testing.T) []registration {
 }
 
 // isRegistration reports whether call is <x>.mux.Handle(…),
-// <x>.mux.HandleFunc(…) or <x>.handle(…).
+// <x>.mux.HandleFunc(…), <x>.handle(…) or <x>.handleIntake(…).
 func isRegistration(call *ast.CallExpr) bool {
 	sel, ok := call.Fun.(*ast.SelectorExpr)
 	if !ok {
@@ -144,7 +149,7 @@ func isRegistration(call *ast.CallExpr) bool {
 	case "Handle", "HandleFunc":
 		recv, ok := sel.X.(*ast.SelectorExpr)
 		return ok && recv.Sel.Name == "mux"
-	case "handle":
+	case "handle", "handleIntake":
 		_, ok := sel.X.(*ast.Ident)
 		return ok
 	}
@@ -457,7 +462,22 @@ func TestOpenAPISchemasMatchJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	same("mute time window", schemaProps(t, doc, "TimeWindow"), slices.Sorted(maps.Keys(window[0])))
-	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList", "PolicyList"} {
+	same("ingest token", schemaProps(t, doc, "IngestToken"), jsonFields(reflect.TypeFor[ingestToken]()))
+	same("ingest token request", schemaProps(t, doc, "IngestTokenRequest"), jsonFields(reflect.TypeFor[ingestTokenInput]()))
+	same("event", schemaProps(t, doc, "Event"), marshalledKeys(t, eventJSON{}))
+	same("events accepted", schemaProps(t, doc, "EventsAccepted"), jsonFields(reflect.TypeFor[eventsAccepted]()))
+	// The intake decoder's fields are its own; every documented one must
+	// be one it reads (an unknown one is refused by name).
+	for _, name := range schemaProps(t, doc, "EventInput") {
+		_, err := intake.DecodeEvents([]byte(`{"`+name+`": null}`), time.Now())
+		if err != nil && strings.Contains(err.Error(), "unknown field") {
+			t.Errorf("EventInput documents %q, which the events decoder does not take: %v", name, err)
+		}
+	}
+	if _, err := intake.DecodeEvents([]byte(`{"bogus": null}`), time.Now()); err == nil || !strings.Contains(err.Error(), "unknown field") {
+		t.Errorf("the events decoder took an unknown field (error %v): the check above proves nothing", err)
+	}
+	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList", "PolicyList", "IngestTokenList", "EventList"} {
 		same(l, schemaProps(t, doc, l), jsonFields(reflect.TypeFor[listResponse[any]]()))
 	}
 	same("silence as answered", schemaProps(t, doc, "GettableSilence"), marshalledKeys(t, gettable(&route.Silence{}, time.Time{})))
@@ -479,4 +499,42 @@ func TestOpenAPISchemasMatchJSON(t *testing.T) {
 	same("test request", schemaProps(t, doc, "TestRequest"), jsonFields(reflect.TypeFor[testRequest]()))
 	same("test result", schemaProps(t, doc, "TestResult"), jsonFields(reflect.TypeFor[testResult]()))
 	same("test error", schemaProps(t, doc, "TestError"), jsonFields(reflect.TypeFor[testError]()))
+}
+
+// TestOpenAPIIntakeSecurity checks that the document says which routes
+// take ingest tokens: exactly those registered with handleIntake, which
+// take them in the header and as ?token=, and the admin token too.
+func TestOpenAPIIntakeSecurity(t *testing.T) {
+	doc := loadOpenAPI(t)
+	paths := doc["paths"].(map[string]any)
+	want := []any{
+		map[string]any{"ingestToken": []any{}},
+		map[string]any{"ingestTokenQuery": []any{}},
+		map[string]any{"adminToken": []any{}},
+	}
+	intakes := 0
+	for _, r := range registeredRoutes(t) {
+		method, path, ok := strings.Cut(r.pattern, " ")
+		if !ok {
+			continue
+		}
+		item, _ := paths[docPath(path)].(map[string]any)
+		op, _ := item[strings.ToLower(method)].(map[string]any)
+		if op == nil {
+			continue // TestOpenAPIDocumentsEveryRoute reports it
+		}
+		security, overrides := op["security"]
+		switch {
+		case r.intake:
+			intakes++
+			if !reflect.DeepEqual(security, want) {
+				t.Errorf("%s takes ingest tokens (%s), but its security is %v, want %v", r.pattern, r.pos, security, want)
+			}
+		case overrides && strings.Contains(fmt.Sprint(security), "ingestToken"):
+			t.Errorf("%s takes no ingest token (%s), but its security lists one: %v", r.pattern, r.pos, security)
+		}
+	}
+	if intakes == 0 {
+		t.Error("found no route registered with handleIntake")
+	}
 }

@@ -59,6 +59,13 @@ func (s *Server) routes() {
 	s.handle("POST /api/v2/silences", s.postSilence)
 	s.handle("GET /api/v2/silence/{silenceID}", s.getSilence)
 	s.handle("DELETE /api/v2/silence/{silenceID}", s.deleteSilence)
+	s.handle("GET /api/v1/ingest-tokens", s.listIngestTokens)
+	s.handle("POST /api/v1/ingest-tokens", s.createIngestToken)
+	s.handle("DELETE /api/v1/ingest-tokens/{id}", s.deleteIngestToken)
+
+	s.handleIntake("POST /api/v1/events", s.postEvents)
+	s.handle("GET /api/v1/events", s.listEvents)
+	s.handle("GET /api/v1/events/{id}", s.getEvent)
 
 	// Everything else under /api/ and /hooks/ answers JSON, after auth, so
 	// a typo reads as "no such route" rather than an HTML page.
@@ -69,6 +76,12 @@ func (s *Server) routes() {
 // handle registers an authenticated JSON API route.
 func (s *Server) handle(pattern string, h handlerFunc) {
 	s.mux.Handle(pattern, s.requireAdmin(s.limitBody(s.serveJSON(h))))
+}
+
+// handleIntake registers an intake route: as handle, but an ingest token
+// is accepted too, and a token may come as ?token= (requireIntake).
+func (s *Server) handleIntake(pattern string, h handlerFunc) {
+	s.mux.Handle(pattern, s.requireIntake(s.limitBody(s.serveJSON(h))))
 }
 
 // notFound answers what no route matched: 405 with Allow when the path

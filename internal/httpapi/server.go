@@ -69,6 +69,15 @@ type Options struct {
 	// goroutines, several at once, so it must be safe for concurrent use
 	// and return quickly (signal, do not reload in the call).
 	SilencesChanged func()
+	// IngestTokenTTL bounds how long an ingest token created or deleted
+	// through another replica takes to be honoured here (this server's own
+	// changes count at once); DefaultIngestTokenTTL when zero.
+	IngestTokenTTL time.Duration
+	// EventsReceived, when set, is called after POST /api/v1/events has
+	// stored new events, with their ids in the order received; events that
+	// were stored already (the same source and sender's id) are left out.
+	// It runs in the request: hand the ids on, do not work on them there.
+	EventsReceived func(ids []string)
 }
 
 // Server is the HTTP handler.
@@ -79,6 +88,7 @@ type Server struct {
 	metrics *metrics
 	// status is what GET /api/v2/status answers, fixed at New.
 	status alertmanagerStatus
+	tokens *tokenCache
 }
 
 // New builds the server and registers its metrics.
@@ -89,9 +99,18 @@ func New(opts Options) *Server {
 	if opts.Location == nil {
 		opts.Location = time.Local
 	}
+	if opts.IngestTokenTTL <= 0 {
+		opts.IngestTokenTTL = DefaultIngestTokenTTL
+	}
 	s := &Server{
 		opts: opts, mux: http.NewServeMux(), metrics: newMetrics(opts.Registry),
 		status: newAlertmanagerStatus(opts.Version, opts.Now()),
+	}
+	s.tokens = &tokenCache{
+		list:   func(ctx context.Context) ([]*store.IngestToken, error) { return s.opts.Store.ListIngestTokens(ctx) },
+		ttl:    opts.IngestTokenTTL,
+		now:    opts.Now,
+		logger: opts.Logger,
 	}
 	s.routes()
 	s.handler = s.recoverPanics(s.instrument(s.mux))

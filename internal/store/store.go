@@ -3,8 +3,9 @@
 // kinds, the stored form of a channel (ChannelRecord, which seals channel
 // secrets so no backend ever writes one in clear), the checks and messages
 // of contact groups' membership, the stored form of a policy
-// (PolicyRecord), loading and running
-// embedded migrations, and transactions. What the package does not have is
+// (PolicyRecord), the stored form of events and the text their searches
+// match, loading and running embedded migrations, and transactions. What
+// the package does not have is
 // SQL: each backend writes its own, and its own migrations. The behaviour
 // both backends must have is pinned down by the one contract suite in
 // store/storetest.
@@ -25,6 +26,7 @@ import (
 
 	"github.com/tocsinhq/tocsin/internal/channel"
 	"github.com/tocsinhq/tocsin/internal/contact"
+	"github.com/tocsinhq/tocsin/internal/intake"
 	"github.com/tocsinhq/tocsin/internal/route"
 )
 
@@ -147,6 +149,32 @@ type Store interface {
 	// order), unpaged: the alert pipeline loads them all, and
 	// Alertmanager's API answers them all.
 	ListSilences(ctx context.Context, f SilenceFilter) ([]*route.Silence, error)
+	// CreateIngestToken stores t, assigning ID and CreatedAt from now.
+	// ErrConflict when the name is taken (compared exactly). The store
+	// keeps t.Hash, never the token.
+	CreateIngestToken(ctx context.Context, t *IngestToken, now time.Time) error
+	// ListIngestTokens returns every ingest token in id order (creation
+	// order). There are few: the intake's cache reads them all at once.
+	ListIngestTokens(ctx context.Context) ([]*IngestToken, error)
+	// IngestTokenByHash returns the token whose hash is hash, or
+	// ErrNotFound.
+	IngestTokenByHash(ctx context.Context, hash [32]byte) (*IngestToken, error)
+	// DeleteIngestToken removes a token. ErrNotFound when there is none.
+	DeleteIngestToken(ctx context.Context, id string) error
+
+	// InsertEvents stores evs in one transaction, all or none, each with a
+	// new id (ids increase in the order given) and ReceivedAt = now, and
+	// returns what it did with each, in the order given. An event whose
+	// source and non-empty external id (intake.Event.ID) are those of an
+	// event stored earlier, in an earlier call or earlier in evs, is not
+	// stored again: a sender retrying a POST does not double its events.
+	InsertEvents(ctx context.Context, evs []intake.Event, now time.Time) ([]InsertedEvent, error)
+	// GetEvent returns the event with that id, or ErrNotFound.
+	GetEvent(ctx context.Context, id string) (*Event, error)
+	// ListEvents returns the events f selects, newest first (descending id
+	// order), at most f.Limit of them, after the cursor f.Cursor; next is
+	// the cursor of the following page, "" on the last page.
+	ListEvents(ctx context.Context, f EventFilter) (items []*Event, next string, err error)
 
 	// Meta returns a server-wide value (the admin token hash, …), or
 	// ErrNotFound.

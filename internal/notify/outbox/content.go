@@ -22,7 +22,7 @@ type Content struct {
 	// only the others and count these, so a growing group does not repeat
 	// itself. Empty on a repeat notification, which lists everything.
 	Announced []alert.Fingerprint `json:"announced,omitempty"`
-	Resolved    []alert.Alert `json:"resolved,omitempty"`
+	Resolved  []alert.Alert       `json:"resolved,omitempty"`
 	// ExternalURL is Alertmanager's, when relaying its webhook.
 	ExternalURL string `json:"external_url,omitempty"`
 	// Mentions are the people to @, resolved when the group notified.

@@ -1,2 +1,0 @@
--- Reserved: a migration another branch adds; replaced when it lands.
-SELECT 1;

@@ -344,6 +344,8 @@ func MergeAlert(old *StoredAlert, in alert.Alert, now time.Time, resolveTimeout 
 		return a, EventResolved
 	case !wasFiring && firing:
 		// Fires again: a new episode, open whatever was done before.
+		// ReceivedAt stays the first time the alert was ever received.
+		a.ReceivedAt = old.ReceivedAt
 		if !a.StartsAt.After(old.EndsAt) && !in.StartsAt.IsZero() {
 			// The sender's start predates the old end: a late resend of
 			// the old episode, which a resolve already closed. Keep it

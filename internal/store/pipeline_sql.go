@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,38 @@ type SQLPipeline struct {
 	db  *sql.DB
 	d   Dialect
 	ids *IDs
+
+	mu    sync.Mutex // guards stmts
+	stmts map[string]*sql.Stmt
+}
+
+// stmt returns query prepared in tx. With keep, the statement is prepared
+// once per connection and kept: the full-size multi-row statements of
+// intake are long to parse; the odd-sized last chunk of a batch is not
+// worth keeping.
+func (p *SQLPipeline) stmt(ctx context.Context, tx *sql.Tx, query string, keep bool) (*sql.Stmt, error) {
+	if !keep {
+		st, err := tx.PrepareContext(ctx, p.q(query))
+		if err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		return st, nil
+	}
+	p.mu.Lock()
+	st, ok := p.stmts[query]
+	if !ok {
+		var err error
+		if st, err = p.db.PrepareContext(ctx, p.q(query)); err != nil {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		if p.stmts == nil {
+			p.stmts = map[string]*sql.Stmt{}
+		}
+		p.stmts[query] = st
+	}
+	p.mu.Unlock()
+	return tx.StmtContext(ctx, st), nil
 }
 
 // NewSQLPipeline returns the pipeline store on db, making delivery ids with
@@ -150,59 +183,39 @@ func scanAlert(s Scanner) (*StoredAlert, error) {
 	return &a, nil
 }
 
-// IngestAlerts implements Pipeline.
+// IngestAlerts implements Pipeline. It works in a few statements per
+// hundreds of alerts rather than a few per alert: it reads the batch's
+// stored alerts at once, merges in Go (in the batch's order, so an alert
+// sent twice in one batch merges twice), and writes each alert, each
+// membership and each group once, in multi-row statements.
 func (p *SQLPipeline) IngestAlerts(ctx context.Context, batch []IncomingAlert, now time.Time, resolveTimeout time.Duration) (IngestResult, error) {
 	return InTxValue(ctx, p.db, nil, func(tx *sql.Tx) (IngestResult, error) {
 		var res IngestResult
-		sel, err := tx.PrepareContext(ctx, p.q(`SELECT starts_at, ends_at, ends_set, state, state_by, state_at, received_at FROM alerts WHERE fingerprint = ?`))
+		cur, err := p.loadAlerts(ctx, tx, batch)
 		if err != nil {
-			return res, fmt.Errorf("prepare: %w", err)
+			return res, err
 		}
-		defer sel.Close()
-		up, err := tx.PrepareContext(ctx, p.q(`INSERT INTO alerts (`+alertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations,
- starts_at = excluded.starts_at, ends_at = excluded.ends_at, ends_set = excluded.ends_set,
- generator_url = excluded.generator_url, source = excluded.source, severity = excluded.severity,
- state = excluded.state, state_by = excluded.state_by, state_at = excluded.state_at,
- received_at = excluded.received_at, updated_at = excluded.updated_at`))
-		if err != nil {
-			return res, fmt.Errorf("prepare: %w", err)
+		type member struct {
+			key string
+			fp  alert.Fingerprint
 		}
-		defer up.Close()
-		member, err := tx.PrepareContext(ctx, p.q(`INSERT INTO alert_group_members (group_key, fingerprint) VALUES (?, ?) ON CONFLICT DO NOTHING`))
-		if err != nil {
-			return res, fmt.Errorf("prepare: %w", err)
-		}
-		defer member.Close()
 		var (
-			seenGroups = map[string]bool{}
-			buf        []byte
+			order   []alert.Fingerprint // distinct, first-seen order
+			seen    = make(map[alert.Fingerprint]bool, len(batch))
+			members []member
+			memberd = map[member]bool{}
+			groups  = map[string]bool{}
+			events  []AlertEvent
 		)
 		for i := range batch {
 			in := &batch[i]
-			fp := int64(uint64(in.Alert.Fingerprint))
-			var (
-				old                                  StoredAlert
-				starts, ends, endsSet, stateAt, recv int64
-				state                                string
-			)
-			var prev *StoredAlert
-			switch err := sel.QueryRowContext(ctx, fp).Scan(&starts, &ends, &endsSet, &state, &old.StateBy, &stateAt, &recv); {
-			case err == nil:
-				old.StartsAt, old.EndsAt, old.EndsSet = fromMS(starts), fromMS(ends), endsSet != 0
-				old.State, old.StateAt, old.ReceivedAt = alert.State(state), fromMS(stateAt), fromMS(recv)
-				prev = &old
-			case errors.Is(err, sql.ErrNoRows):
-			default:
-				return res, fmt.Errorf("read alert: %w", err)
-			}
+			fp := in.Alert.Fingerprint
+			prev := cur[fp]
 			a, event := MergeAlert(prev, in.Alert, now, resolveTimeout)
-			buf = appendLabelsJSON(buf[:0], a.Labels)
-			labels := string(buf)
-			buf = appendLabelsJSON(buf[:0], a.Annotations)
-			if _, err := up.ExecContext(ctx, fp, labels, string(buf), ms(a.StartsAt), ms(a.EndsAt), boolInt(a.EndsSet),
-				a.GeneratorURL, a.Source, string(a.Severity), string(a.State), a.StateBy, ms(a.StateAt), ms(a.ReceivedAt), ms(a.UpdatedAt)); err != nil {
-				return res, fmt.Errorf("write alert: %w", err)
+			cur[fp] = &a
+			if !seen[fp] {
+				seen[fp] = true
+				order = append(order, fp)
 			}
 			switch event {
 			case EventFired:
@@ -215,10 +228,10 @@ ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = 
 				res.Refreshed++
 			}
 			if event != "" {
-				if prev != nil || event != EventResolved {
-					if err := p.addEvent(ctx, tx, AlertEvent{Fingerprint: a.Fingerprint, Kind: event}, now); err != nil {
-						return res, err
-					}
+				// A new alert's firing is its received_at (Timeline
+				// shows it from there); events record what came after.
+				if prev != nil {
+					events = append(events, AlertEvent{Fingerprint: fp, Kind: event})
 				}
 				ac := a
 				res.Changes = append(res.Changes, AlertChange{Alert: &ac, Kind: event})
@@ -227,8 +240,8 @@ ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = 
 				continue
 			}
 			for _, g := range in.Groups {
-				if !seenGroups[g.Key] {
-					seenGroups[g.Key] = true
+				if !groups[g.Key] {
+					groups[g.Key] = true
 					created, err := p.createGroup(ctx, tx, g)
 					if err != nil {
 						return res, err
@@ -237,13 +250,135 @@ ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = 
 						res.NewGroups = append(res.NewGroups, GroupCheck{Key: g.Key, At: g.Start.NextCheck})
 					}
 				}
-				if _, err := member.ExecContext(ctx, g.Key, fp); err != nil {
-					return res, fmt.Errorf("add alert to group: %w", err)
+				if m := (member{g.Key, fp}); !memberd[m] {
+					memberd[m] = true
+					members = append(members, m)
 				}
+			}
+		}
+		seqs, err := p.writeAlerts(ctx, tx, order, cur)
+		if err != nil {
+			return res, err
+		}
+		const memberRows = 200
+		for start := 0; start < len(members); start += memberRows {
+			chunk := members[start:min(len(members), start+memberRows)]
+			args := make([]any, 0, 2*len(chunk))
+			for _, m := range chunk {
+				args = append(args, m.key, seqs[m.fp])
+			}
+			st, err := p.stmt(ctx, tx, `INSERT INTO alert_group_members (group_key, alert_seq) VALUES `+rowsOf(len(chunk), 2)+` ON CONFLICT DO NOTHING`, len(chunk) == memberRows)
+			if err != nil {
+				return res, err
+			}
+			if _, err := st.ExecContext(ctx, args...); err != nil {
+				return res, fmt.Errorf("add alerts to groups: %w", err)
+			}
+		}
+		for _, e := range events {
+			if err := p.addEvent(ctx, tx, e, now); err != nil {
+				return res, err
 			}
 		}
 		return res, nil
 	})
+}
+
+// rowsOf returns n rows of cols placeholders: "(?, ?), (?, ?)".
+func rowsOf(n, cols int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// loadAlerts reads the stored alerts of a batch, keyed by fingerprint;
+// alerts never seen are absent.
+func (p *SQLPipeline) loadAlerts(ctx context.Context, tx *sql.Tx, batch []IncomingAlert) (map[alert.Fingerprint]*StoredAlert, error) {
+	cur := make(map[alert.Fingerprint]*StoredAlert, len(batch))
+	const chunk = 500
+	fps := make([]any, 0, chunk)
+	flush := func() error {
+		if len(fps) == 0 {
+			return nil
+		}
+		st, err := p.stmt(ctx, tx, `SELECT `+alertColumns+` FROM alerts WHERE fingerprint IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(fps)), ", ")+`)`, len(fps) == chunk)
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, fps...)
+		if err != nil {
+			return fmt.Errorf("read alerts: %w", err)
+		}
+		as, err := CollectRows(rows, scanAlert)
+		if err != nil {
+			return fmt.Errorf("read alerts: %w", err)
+		}
+		for _, a := range as {
+			cur[a.Fingerprint] = a
+		}
+		fps = fps[:0]
+		return nil
+	}
+	asked := make(map[alert.Fingerprint]bool, len(batch))
+	for i := range batch {
+		fp := batch[i].Alert.Fingerprint
+		if asked[fp] {
+			continue
+		}
+		asked[fp] = true
+		fps = append(fps, int64(uint64(fp)))
+		if len(fps) == chunk {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return cur, flush()
+}
+
+// writeAlerts upserts the alerts of order as cur holds them and returns
+// their seq numbers.
+func (p *SQLPipeline) writeAlerts(ctx context.Context, tx *sql.Tx, order []alert.Fingerprint, cur map[alert.Fingerprint]*StoredAlert) (map[alert.Fingerprint]int64, error) {
+	seqs := make(map[alert.Fingerprint]int64, len(order))
+	const rows, cols = 50, 14
+	var buf []byte
+	for start := 0; start < len(order); start += rows {
+		chunk := order[start:min(len(order), start+rows)]
+		args := make([]any, 0, cols*len(chunk))
+		for _, fp := range chunk {
+			a := cur[fp]
+			buf = appendLabelsJSON(buf[:0], a.Labels)
+			labels := string(buf)
+			buf = appendLabelsJSON(buf[:0], a.Annotations)
+			args = append(args, int64(uint64(fp)), labels, string(buf), ms(a.StartsAt), ms(a.EndsAt), boolInt(a.EndsSet),
+				a.GeneratorURL, a.Source, string(a.Severity), string(a.State), a.StateBy, ms(a.StateAt), ms(a.ReceivedAt), ms(a.UpdatedAt))
+		}
+		q := `INSERT INTO alerts (` + alertColumns + `) VALUES ` + rowsOf(len(chunk), cols) + `
+ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations,
+ starts_at = excluded.starts_at, ends_at = excluded.ends_at, ends_set = excluded.ends_set,
+ generator_url = excluded.generator_url, source = excluded.source, severity = excluded.severity,
+ state = excluded.state, state_by = excluded.state_by, state_at = excluded.state_at,
+ received_at = excluded.received_at, updated_at = excluded.updated_at
+RETURNING fingerprint, seq`
+		st, err := p.stmt(ctx, tx, q, len(chunk) == rows)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("write alerts: %w", err)
+		}
+		pairs, err := CollectRows(rs, func(s Scanner) ([2]int64, error) {
+			var v [2]int64
+			return v, s.Scan(&v[0], &v[1])
+		})
+		if err != nil {
+			return nil, fmt.Errorf("write alerts: %w", err)
+		}
+		for _, v := range pairs {
+			seqs[alert.Fingerprint(uint64(v[0]))] = v[1]
+		}
+	}
+	return seqs, nil
 }
 
 func boolInt(b bool) int {
@@ -403,6 +538,15 @@ func (p *SQLPipeline) Timeline(ctx context.Context, fp alert.Fingerprint) ([]Tim
 	if err != nil {
 		return nil, fmt.Errorf("read timeline: %w", err)
 	}
+	// The first firing is not an event row: it is when the alert was
+	// first received.
+	var recv int64
+	switch err := p.db.QueryRowContext(ctx, p.q(`SELECT received_at FROM alerts WHERE fingerprint = ?`), key).Scan(&recv); {
+	case err == nil:
+		out = append([]TimelineEntry{{At: fromMS(recv), Kind: EventFired}}, out...)
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("read timeline: %w", err)
+	}
 	rows, err = p.db.QueryContext(ctx, p.q(`SELECT d.id, d.channel_id, d.status, d.digest_id, d.created_at, d.sent_at, d.last_message
 FROM delivery_alerts da JOIN deliveries d ON d.id = da.delivery_id WHERE da.fingerprint = ?`), key)
 	if err != nil {
@@ -468,7 +612,7 @@ func (p *SQLPipeline) FlushGroup(ctx context.Context, key string, now time.Time,
 			return fmt.Errorf("decode group state: %w", err)
 		}
 		rows, err := tx.QueryContext(ctx, p.q(`SELECT a.`+strings.ReplaceAll(alertColumns, ", ", ", a.")+`
-FROM alert_group_members m JOIN alerts a ON a.fingerprint = m.fingerprint WHERE m.group_key = ? ORDER BY a.starts_at, a.fingerprint`), key)
+FROM alert_group_members m JOIN alerts a ON a.seq = m.alert_seq WHERE m.group_key = ? ORDER BY a.starts_at, a.fingerprint`), key)
 		if err != nil {
 			return fmt.Errorf("read group members: %w", err)
 		}
@@ -496,7 +640,7 @@ FROM alert_group_members m JOIN alerts a ON a.fingerprint = m.fingerprint WHERE 
 				return fmt.Errorf("update group: %w", err)
 			}
 			for _, fp := range pl.Forget {
-				if _, err := tx.ExecContext(ctx, p.q(`DELETE FROM alert_group_members WHERE group_key = ? AND fingerprint = ?`), key, int64(uint64(fp))); err != nil {
+				if _, err := tx.ExecContext(ctx, p.q(`DELETE FROM alert_group_members WHERE group_key = ? AND alert_seq = (SELECT seq FROM alerts WHERE fingerprint = ?)`), key, int64(uint64(fp))); err != nil {
 					return fmt.Errorf("forget group member: %w", err)
 				}
 			}

@@ -3,8 +3,10 @@
 -- each channel has spent. Written by store.Pipeline, which both backends
 -- share; times are UTC milliseconds since the Unix epoch; fingerprints are
 -- the 64-bit label hash stored as a signed integer.
+-- Alerts are kept in arrival order (seq) and found by fingerprint.
 CREATE TABLE alerts (
-    fingerprint   BIGINT PRIMARY KEY,
+    seq           BIGSERIAL PRIMARY KEY,
+    fingerprint   BIGINT  NOT NULL UNIQUE,
     labels        TEXT    NOT NULL,
     annotations   TEXT    NOT NULL,
     starts_at     BIGINT  NOT NULL,
@@ -47,9 +49,9 @@ CREATE TABLE alert_groups (
 CREATE INDEX alert_groups_next_check ON alert_groups (next_check);
 
 CREATE TABLE alert_group_members (
-    group_key   TEXT    NOT NULL,
-    fingerprint BIGINT  NOT NULL,
-    PRIMARY KEY (group_key, fingerprint)
+    group_key TEXT   NOT NULL,
+    alert_seq BIGINT NOT NULL,
+    PRIMARY KEY (group_key, alert_seq)
 );
 
 CREATE TABLE deliveries (

@@ -3,8 +3,12 @@
 -- each channel has spent. Written by store.Pipeline, which both backends
 -- share; times are UTC milliseconds since the Unix epoch; fingerprints are
 -- the 64-bit label hash stored as a signed integer.
+-- Alerts are kept in arrival order (seq) and found by fingerprint: a batch
+-- of new alerts then appends to the table instead of writing pages all over
+-- it, as keying rows by a hash would.
 CREATE TABLE alerts (
-    fingerprint   INTEGER PRIMARY KEY,
+    seq           INTEGER PRIMARY KEY,
+    fingerprint   INTEGER NOT NULL UNIQUE,
     labels        TEXT    NOT NULL,
     annotations   TEXT    NOT NULL,
     starts_at     INTEGER NOT NULL,
@@ -47,9 +51,9 @@ CREATE TABLE alert_groups (
 CREATE INDEX alert_groups_next_check ON alert_groups (next_check);
 
 CREATE TABLE alert_group_members (
-    group_key   TEXT    NOT NULL,
-    fingerprint INTEGER NOT NULL,
-    PRIMARY KEY (group_key, fingerprint)
+    group_key TEXT    NOT NULL,
+    alert_seq INTEGER NOT NULL,
+    PRIMARY KEY (group_key, alert_seq)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE deliveries (

@@ -24,6 +24,11 @@ type Dialect struct {
 	Dollar bool
 	// ILike is the case-insensitive LIKE operator.
 	ILike string
+	// SerialWrites makes the pipeline's write transactions take turns in
+	// the process. SQLite has one writer; a second one waits in SQLite's
+	// busy handler, which sleeps in steps of up to 100ms — a latency a
+	// mutex avoids.
+	SerialWrites bool
 	// LockChannel, when set, is run with the channel id at the start of a
 	// budget reservation, so replicas sharing the database take turns.
 	// SQLite needs none: its write transactions already do.
@@ -38,6 +43,24 @@ type SQLPipeline struct {
 
 	mu    sync.Mutex // guards stmts
 	stmts map[string]*sql.Stmt
+
+	// writing is held through a write transaction when the dialect asks
+	// for SerialWrites.
+	writing sync.Mutex
+}
+
+// inTx runs fn in a write transaction.
+func (p *SQLPipeline) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	_, err := inTxValue(ctx, p, func(tx *sql.Tx) (struct{}, error) { return struct{}{}, fn(tx) })
+	return err
+}
+
+func inTxValue[T any](ctx context.Context, p *SQLPipeline, fn func(*sql.Tx) (T, error)) (T, error) {
+	if p.d.SerialWrites {
+		p.writing.Lock()
+		defer p.writing.Unlock()
+	}
+	return InTxValue(ctx, p.db, nil, fn)
 }
 
 // stmt returns query prepared in tx. With keep, the statement is prepared
@@ -189,7 +212,7 @@ func scanAlert(s Scanner) (*StoredAlert, error) {
 // sent twice in one batch merges twice), and writes each alert, each
 // membership and each group once, in multi-row statements.
 func (p *SQLPipeline) IngestAlerts(ctx context.Context, batch []IncomingAlert, now time.Time, resolveTimeout time.Duration) (IngestResult, error) {
-	return InTxValue(ctx, p.db, nil, func(tx *sql.Tx) (IngestResult, error) {
+	return inTxValue(ctx, p, func(tx *sql.Tx) (IngestResult, error) {
 		var res IngestResult
 		cur, err := p.loadAlerts(ctx, tx, batch)
 		if err != nil {
@@ -501,7 +524,7 @@ func (p *SQLPipeline) EachActiveAlert(ctx context.Context, now time.Time, fn fun
 
 // SetAlertState implements Pipeline.
 func (p *SQLPipeline) SetAlertState(ctx context.Context, fp alert.Fingerprint, state alert.State, actor, detail string, now time.Time) (*StoredAlert, error) {
-	return InTxValue(ctx, p.db, nil, func(tx *sql.Tx) (*StoredAlert, error) {
+	return inTxValue(ctx, p, func(tx *sql.Tx) (*StoredAlert, error) {
 		r, err := tx.ExecContext(ctx, p.q(`UPDATE alerts SET state = ?, state_by = ?, state_at = ?, updated_at = ? WHERE fingerprint = ?`),
 			string(state), actor, ms(now), ms(now), int64(uint64(fp)))
 		if err != nil {
@@ -593,7 +616,7 @@ func (p *SQLPipeline) NextGroupCheck(ctx context.Context, now time.Time, limit i
 
 // FlushGroup implements Pipeline.
 func (p *SQLPipeline) FlushGroup(ctx context.Context, key string, now time.Time, plan func(*StoredGroup, []*StoredAlert) (GroupPlan, error)) error {
-	return InTx(ctx, p.db, nil, func(tx *sql.Tx) error {
+	return p.inTx(ctx, func(tx *sql.Tx) error {
 		var (
 			g             StoredGroup
 			labels, state string
@@ -733,7 +756,7 @@ func scanDelivery(s Scanner) (*Delivery, error) {
 
 // EnqueueDeliveries implements Pipeline.
 func (p *SQLPipeline) EnqueueDeliveries(ctx context.Context, ds []*Delivery, now time.Time) error {
-	return InTx(ctx, p.db, nil, func(tx *sql.Tx) error {
+	return p.inTx(ctx, func(tx *sql.Tx) error {
 		for _, d := range ds {
 			if err := p.insertDelivery(ctx, tx, d, now); err != nil {
 				return err
@@ -775,7 +798,7 @@ WHERE channel_id = ? AND status IN ('queued', 'sending') AND next_attempt_at <= 
 
 // MergeDeliveries implements Pipeline.
 func (p *SQLPipeline) MergeDeliveries(ctx context.Context, digest *Delivery, merged []string, now time.Time) error {
-	return InTx(ctx, p.db, nil, func(tx *sql.Tx) error {
+	return p.inTx(ctx, func(tx *sql.Tx) error {
 		if err := p.insertDelivery(ctx, tx, digest, now); err != nil {
 			return err
 		}
@@ -790,7 +813,7 @@ func (p *SQLPipeline) MergeDeliveries(ctx context.Context, digest *Delivery, mer
 
 // StartSend implements Pipeline.
 func (p *SQLPipeline) StartSend(ctx context.Context, id string, now time.Time) (int, error) {
-	return InTxValue(ctx, p.db, nil, func(tx *sql.Tx) (int, error) {
+	return inTxValue(ctx, p, func(tx *sql.Tx) (int, error) {
 		var n int
 		err := tx.QueryRowContext(ctx, p.q(`UPDATE deliveries SET status = 'sending', attempts = attempts + 1 WHERE id = ? RETURNING attempts`), id).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -805,7 +828,7 @@ func (p *SQLPipeline) StartSend(ctx context.Context, id string, now time.Time) (
 
 // FinishSend implements Pipeline.
 func (p *SQLPipeline) FinishSend(ctx context.Context, id string, o SendOutcome) error {
-	return InTx(ctx, p.db, nil, func(tx *sql.Tx) error {
+	return p.inTx(ctx, func(tx *sql.Tx) error {
 		notes, err := json.Marshal(orNone(o.Notes))
 		if err != nil {
 			return err
@@ -834,7 +857,7 @@ func (p *SQLPipeline) ReserveSend(ctx context.Context, budgetKey string, now tim
 		ok   bool
 		free time.Time
 	}
-	a, err := InTxValue(ctx, p.db, nil, func(tx *sql.Tx) (answer, error) {
+	a, err := inTxValue(ctx, p, func(tx *sql.Tx) (answer, error) {
 		if p.d.LockChannel != "" {
 			if _, err := tx.ExecContext(ctx, p.q(p.d.LockChannel), budgetKey); err != nil {
 				return answer{}, fmt.Errorf("lock channel budget: %w", err)

@@ -75,7 +75,7 @@ func Open(ctx context.Context, path string, box *secret.Box) (*DB, error) {
 	sdb.SetMaxOpenConns(conns)
 	sdb.SetMaxIdleConns(conns)
 	db := &DB{db: sdb, box: box}
-	db.SQLPipeline = store.NewSQLPipeline(sdb, store.Dialect{ILike: "LIKE"}, &db.ids)
+	db.SQLPipeline = store.NewSQLPipeline(sdb, store.Dialect{ILike: "LIKE", SerialWrites: true}, &db.ids)
 	if err := db.init(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)

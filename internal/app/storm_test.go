@@ -2,9 +2,14 @@ package app
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -140,4 +145,153 @@ func TestStormArrivesAsAFewMessagesWithinBudget(t *testing.T) {
 	checkStorm(t, rig.waitDelivered(t, p, 30*time.Second))
 }
 
-var _ sync.Locker // keep sync for the kill test's helpers
+// TestStormSurvivesKill9Twice is the same storm with the server killed
+// (SIGKILL) twice midway and started again on its data: every alert still
+// reaches the robot, none is announced twice (a message resent after a
+// crash carries the same msgUuid, which the robot drops), and the budget
+// holds across the restarts because what was spent is stored.
+func TestStormSurvivesKill9Twice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a storm")
+	}
+	bin := buildTocsin(t)
+	rig := newStormRig(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	args := append([]string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "warn"}, rig.args...)
+	proc := startProcess(t, bin, args...)
+	rig.configure(t, base)
+
+	p := storm.Plan{Alerts: 2000, Names: 50, Over: time.Minute / timeScale, Batch: 100, Senders: 4, Run: "k9", Retry: true}
+	var (
+		mu     sync.Mutex
+		kills  int
+		killed = make(chan struct{}, 2)
+	)
+	// The first kill falls in the middle of the intake, the second once
+	// the robot has accepted a message (mid-delivery).
+	p.Sent = func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n == 7 && kills == 0 {
+			kills++
+			killed <- struct{}{}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fired := make(chan error, 1)
+	go func() {
+		_, err := storm.Fire(ctx, http.DefaultClient, base, testAdminToken, p)
+		fired <- err
+	}()
+	restart := func(why string) {
+		proc.kill(t)
+		t.Logf("killed with SIGKILL: %s", why)
+		proc = startProcess(t, bin, args...)
+	}
+	<-killed
+	restart("in the middle of the intake")
+	deadline := time.Now().Add(time.Minute)
+	for len(rig.fake.Accepted(robotToken)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	restart("after the robot accepted a first message")
+	if err := <-fired; err != nil {
+		t.Fatal(err)
+	}
+	rep := rig.waitDelivered(t, p, time.Minute)
+	t.Logf("storm report with two kills (robot clock, %dx):\n%s", timeScale, rep)
+	if rep.Delivered != rep.Alerts {
+		t.Errorf("%d of %d alerts reached the robot; missing %v", rep.Delivered, rep.Alerts, rep.Missing)
+	}
+	if rep.Refusals != 0 {
+		t.Errorf("the robot refused %d requests", rep.Refusals)
+	}
+	if rep.MaxInWindow > 20 {
+		t.Errorf("%d messages within one minute of the robot's clock; at most 20 allowed", rep.MaxInWindow)
+	}
+	if rep.Repeated != 0 {
+		t.Errorf("%d alerts were announced as firing in more than one accepted message", rep.Repeated)
+	}
+}
+
+// buildTocsin builds the tocsin binary into a temporary directory.
+func buildTocsin(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tocsin")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/tocsinhq/tocsin/cmd/tocsin")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// process is a tocsin running as its own process.
+type process struct {
+	cmd    *exec.Cmd
+	output *syncBuffer
+	done   chan struct{}
+}
+
+// startProcess runs bin with args and waits until it answers /healthz.
+func startProcess(t *testing.T, bin string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(bin, args...), output: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.kill(t) })
+	var listen string
+	for i, a := range args {
+		if a == "--listen" && i+1 < len(args) {
+			listen = args[i+1]
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + listen + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("tocsin exited while starting:\n%s", p.output.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tocsin did not answer /healthz within 20s:\n%s", p.output.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *process) kill(t *testing.T) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && err != os.ErrProcessDone {
+		t.Errorf("kill: %v", err)
+	}
+	<-p.done
+}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,13 @@ type Plan struct {
 	// Run makes this storm's alerts distinct from any earlier storm's
 	// (it is part of every instance label).
 	Run string
+	// Retry makes a sender whose batch failed send it again (after 100ms)
+	// until it is acknowledged, as Prometheus does with an Alertmanager
+	// that is down; without it the first failure stops the storm.
+	Retry bool
+	// Sent, when set, is called after each acknowledged batch with how
+	// many batches were acknowledged so far.
+	Sent func(batches int)
 }
 
 // Instance is the instance label of alert i: what a message must show for
@@ -67,6 +75,7 @@ func Fire(ctx context.Context, client *http.Client, base, token string, p Plan) 
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
+		acked    atomic.Int64
 	)
 	for range senders {
 		wg.Go(func() {
@@ -82,10 +91,24 @@ func Fire(ctx context.Context, client *http.Client, base, token string, p Plan) 
 				for i := j.from; i < min(p.Alerts, j.from+batch); i++ {
 					alerts = append(alerts, p.alertJSON(i, time.Now()))
 				}
-				if err := post(ctx, client, base+"/api/v2/alerts", token, alerts); err != nil {
-					mu.Lock()
-					firstErr = cmpErr(firstErr, err)
-					mu.Unlock()
+				for {
+					err := post(ctx, client, base+"/api/v2/alerts", token, alerts)
+					if err == nil {
+						if p.Sent != nil {
+							p.Sent(int(acked.Add(1)))
+						}
+						break
+					}
+					if !p.Retry || ctx.Err() != nil {
+						mu.Lock()
+						firstErr = cmpErr(firstErr, err)
+						mu.Unlock()
+						break
+					}
+					select {
+					case <-time.After(100 * time.Millisecond):
+					case <-ctx.Done():
+					}
 				}
 			}
 		})

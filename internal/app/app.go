@@ -49,6 +49,9 @@ Usage:
   tocsin send --webhook URL [flags] TEXT
                                        send one message to a DingTalk robot and report its verdict
   tocsin fake dingtalk [flags]         run a local DingTalk-compatible robot server, for trying Tocsin out
+  tocsin bench storm --url URL --token T [flags]
+                                       fire an alert storm at a running Tocsin and report what a
+                                       local DingTalk-compatible robot received
   tocsin version                       print the version
 `
 
@@ -70,6 +73,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runSend(ctx, rest, getenv, stdin, stdout, stderr)
 	case "fake":
 		return runFake(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "tocsin", Version)
 		return nil

@@ -23,8 +23,19 @@ type Server struct {
 // serve starts h on a free port of 127.0.0.1. The fakes never listen on
 // other interfaces: they accept any well-formed request, and the machine
 // they run on is not theirs to expose.
-func serve(h http.Handler) (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func serve(h http.Handler) (*Server, error) { return Serve(h, "127.0.0.1:0") }
+
+// Serve starts h on addr, which must be a loopback address (a command
+// that runs a fake, such as tocsin bench storm, picks its own port).
+func Serve(h http.Handler, addr string) (*Server, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("fake server address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("fake server address %q: fakes listen on loopback only", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for fake server: %w", err)
 	}

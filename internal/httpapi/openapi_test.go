@@ -226,7 +226,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 
 // TestOpenAPIShape checks what a reader of api/openapi.yaml relies on
 // beyond the route list: every $ref resolves, every path parameter is
-// declared, and the admin token is required exactly under /api/.
+// declared, and a token is required exactly under /api/ and /hooks/ (which
+// token, TestOpenAPIIntakeSecurity checks).
 func TestOpenAPIShape(t *testing.T) {
 	doc := loadOpenAPI(t)
 
@@ -263,8 +264,9 @@ func TestOpenAPIShape(t *testing.T) {
 			where := strings.ToUpper(method) + " " + path
 			security, overrides := op["security"]
 			open := overrides && reflect.DeepEqual(security, []any{})
-			if strings.HasPrefix(path, "/api/") == open {
-				t.Errorf("%s: security is %v; /api/ needs the admin token, other paths need none", where, security)
+			guarded := strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/hooks/")
+			if guarded == open {
+				t.Errorf("%s: security is %v; /api/ and /hooks/ need a token, other paths need none", where, security)
 			}
 			if _, ok := op["responses"].(map[string]any); !ok {
 				t.Errorf("%s has no responses", where)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -20,10 +21,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/channel"
 	"github.com/tocsinhq/tocsin/internal/contact"
 	"github.com/tocsinhq/tocsin/internal/intake"
 	"github.com/tocsinhq/tocsin/internal/route"
+	"github.com/tocsinhq/tocsin/internal/store"
 )
 
 const openAPIPath = "../../api/openapi.yaml"
@@ -226,7 +229,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 
 // TestOpenAPIShape checks what a reader of api/openapi.yaml relies on
 // beyond the route list: every $ref resolves, every path parameter is
-// declared, and the admin token is required exactly under /api/.
+// declared, and a token is required exactly under /api/ and /hooks/ (which
+// token, TestOpenAPIIntakeSecurity checks).
 func TestOpenAPIShape(t *testing.T) {
 	doc := loadOpenAPI(t)
 
@@ -263,8 +267,9 @@ func TestOpenAPIShape(t *testing.T) {
 			where := strings.ToUpper(method) + " " + path
 			security, overrides := op["security"]
 			open := overrides && reflect.DeepEqual(security, []any{})
-			if strings.HasPrefix(path, "/api/") == open {
-				t.Errorf("%s: security is %v; /api/ needs the admin token, other paths need none", where, security)
+			guarded := strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/hooks/")
+			if guarded == open {
+				t.Errorf("%s: security is %v; /api/ and /hooks/ need a token, other paths need none", where, security)
 			}
 			if _, ok := op["responses"].(map[string]any); !ok {
 				t.Errorf("%s has no responses", where)
@@ -344,7 +349,87 @@ func schemaProps(t *testing.T, doc map[string]any, name string) []string {
 	return slices.Sorted(maps.Keys(props))
 }
 
-// jsonFields returns the JSON names of a struct type's fields.
+// allProps returns the property names of a component schema together with
+// those of the schemas it extends with allOf.
+func allProps(t *testing.T, doc map[string]any, name string) []string {
+	t.Helper()
+	v, err := resolve(doc, "#/components/schemas/"+name)
+	if err != "" {
+		t.Fatalf("schema %s: %s", name, err)
+	}
+	var out []string
+	var collect func(where string, v any)
+	collect = func(where string, v any) {
+		m, _ := v.(map[string]any)
+		if ref, ok := m["$ref"].(string); ok {
+			r, err := resolve(doc, ref)
+			if err != "" {
+				t.Fatalf("%s: $ref %s: %s", where, ref, err)
+			}
+			collect(ref, r)
+			return
+		}
+		props, _ := m["properties"].(map[string]any)
+		out = append(out, slices.Collect(maps.Keys(props))...)
+		parts, _ := m["allOf"].([]any)
+		for _, part := range parts {
+			collect(where, part)
+		}
+	}
+	collect(name, v)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// decoderReads checks that an intake decoder reads every property a
+// schema documents. Each property in turn is sent, in the body that body
+// builds around it, as [[]]: a value of a JSON type no field takes. A
+// decoder that reads the field refuses it as a wrong type at path(name) or
+// inside it;
+// one that does not ignores it, or refuses it as unknown. A field named
+// "bogus" must come out unread, or this check could not fail.
+func decoderReads(t *testing.T, schema string, props []string, decode func([]byte) error, body func(name string) any, path func(name string) string) {
+	t.Helper()
+	reads := func(name string) bool {
+		t.Helper()
+		data, err := json.Marshal(body(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = decode(data)
+		var invalid *alert.ValidationError
+		if err != nil && !errors.As(err, &invalid) {
+			t.Fatalf("%s: decoding %s: %v", schema, data, err)
+		}
+		if invalid == nil {
+			return false
+		}
+		at := path(name)
+		for _, p := range invalid.Problems {
+			// An array's wrong element is named by its index: alerts[0].
+			inside := p.Field == at || strings.HasPrefix(p.Field, at+"[") || strings.HasPrefix(p.Field, at+".")
+			if inside && !strings.HasPrefix(p.Message, "unknown field") {
+				return true
+			}
+		}
+		return false
+	}
+	if len(props) == 0 {
+		t.Errorf("%s documents no properties", schema)
+	}
+	for _, name := range props {
+		if !reads(name) {
+			t.Errorf("%s documents %q, which the decoder does not read", schema, name)
+		}
+	}
+	if reads("bogus") {
+		t.Errorf("%s: the decoder reads a field named bogus: the check above proves nothing", schema)
+	}
+}
+
+// jsonFields returns the JSON names of a struct type's fields. The fields
+// of an embedded struct without a JSON name count as the outer type's, as
+// encoding/json has them.
 func jsonFields(typ reflect.Type) []string {
 	for typ.Kind() == reflect.Pointer {
 		typ = typ.Elem()
@@ -352,10 +437,18 @@ func jsonFields(typ reflect.Type) []string {
 	var out []string
 	for i := range typ.NumField() {
 		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+			out = append(out, jsonFields(ft)...)
+			continue
+		}
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		switch name {
 		case "-":
 			continue
@@ -365,7 +458,7 @@ func jsonFields(typ reflect.Type) []string {
 		out = append(out, name)
 	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
 // marshalledKeys returns the top-level keys of v as JSON.
@@ -477,9 +570,56 @@ func TestOpenAPISchemasMatchJSON(t *testing.T) {
 	if _, err := intake.DecodeEvents([]byte(`{"bogus": null}`), time.Now()); err == nil || !strings.Contains(err.Error(), "unknown field") {
 		t.Errorf("the events decoder took an unknown field (error %v): the check above proves nothing", err)
 	}
-	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList", "PolicyList", "IngestTokenList", "EventList"} {
+	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList", "PolicyList", "IngestTokenList", "EventList", "AlertList", "DeliveryList"} {
 		same(l, schemaProps(t, doc, l), jsonFields(reflect.TypeFor[listResponse[any]]()))
 	}
+
+	same("alert", schemaProps(t, doc, "Alert"), jsonFields(reflect.TypeFor[alertJSON]()))
+	same("timeline entry", schemaProps(t, doc, "TimelineEntry"), jsonFields(reflect.TypeFor[store.TimelineEntry]()))
+	same("timeline delivery", schemaProps(t, doc, "TimelineDelivery"), jsonFields(reflect.TypeFor[store.DeliveryRef]()))
+	same("alert action", schemaProps(t, doc, "AlertAction"), jsonFields(reflect.TypeFor[alertActionJSON]()))
+	same("alerts accepted", schemaProps(t, doc, "Accepted"), jsonFields(reflect.TypeFor[acceptedJSON]()))
+	same("notification relayed", schemaProps(t, doc, "Relayed"), jsonFields(reflect.TypeFor[relayJSON]()))
+	same("delivery", schemaProps(t, doc, "Delivery"), jsonFields(reflect.TypeFor[deliveryJSON]()))
+	// A delivery embeds store.Delivery; what the API writes, every
+	// optional field set, is the same list.
+	same("delivery as answered", schemaProps(t, doc, "Delivery"), marshalledKeys(t, toDeliveryJSON(&store.Delivery{
+		GroupKey: "g", PolicyID: "p", DigestID: "d", LastCode: "c", LastPlatformCode: 1, LastMessage: "m",
+	})))
+	same("delivery attempt", schemaProps(t, doc, "Attempt"), jsonFields(reflect.TypeFor[store.Attempt]()))
+	same("gettable alert", schemaProps(t, doc, "GettableAlert"), jsonFields(reflect.TypeFor[intake.GettableAlert]()))
+	same("gettable alert status", schemaProps(t, doc, "AlertmanagerAlertStatus"), jsonFields(reflect.TypeFor[intake.AlertStatus]()))
+	same("receiver reference", schemaProps(t, doc, "ReceiverReference"), jsonFields(reflect.TypeFor[intake.ReceiverReference]()))
+
+	// The alert intakes' decoders have their own (unexported) types; every
+	// documented field must be one they read.
+	now := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	wrong := [][]any{{}}
+	decoderReads(t, "PostableAlert", schemaProps(t, doc, "PostableAlert"),
+		func(b []byte) error { _, err := intake.DecodePostableAlerts(b, now); return err },
+		func(name string) any { return []any{map[string]any{name: wrong}} },
+		func(name string) string { return "[0]." + name })
+	decoderReads(t, "NativeAlert", allProps(t, doc, "NativeAlert"),
+		func(b []byte) error { _, err := intake.DecodeNative(b, now); return err },
+		func(name string) any { return map[string]any{name: wrong} },
+		func(name string) string { return name })
+	for _, hook := range []struct {
+		message, alert, version string
+		decode                  func([]byte) error
+	}{
+		{"WebhookMessage", "WebhookAlert", intake.WebhookVersion, func(b []byte) error { _, err := intake.DecodeWebhook(b, now); return err }},
+		{"GrafanaMessage", "GrafanaAlert", intake.GrafanaVersion, func(b []byte) error { _, err := intake.DecodeGrafana(b, now); return err }},
+	} {
+		decoderReads(t, hook.message, schemaProps(t, doc, hook.message), hook.decode,
+			func(name string) any { return map[string]any{"version": hook.version, name: wrong} },
+			func(name string) string { return name })
+		decoderReads(t, hook.alert, allProps(t, doc, hook.alert), hook.decode,
+			func(name string) any {
+				return map[string]any{"version": hook.version, "alerts": []any{map[string]any{name: wrong}}}
+			},
+			func(name string) string { return "alerts[0]." + name })
+	}
+
 	same("silence as answered", schemaProps(t, doc, "GettableSilence"), marshalledKeys(t, gettable(&route.Silence{}, time.Time{})))
 	same("silence as accepted", schemaProps(t, doc, "PostableSilence"), jsonFields(reflect.TypeFor[postableSilence]()))
 	m, err := route.NewMatcher(route.MatchEqual, "alertname", "DiskFull")

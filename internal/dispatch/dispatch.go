@@ -17,6 +17,7 @@ import (
 
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/contact"
+	"github.com/tocsinhq/tocsin/internal/intake"
 	"github.com/tocsinhq/tocsin/internal/route"
 	"github.com/tocsinhq/tocsin/internal/store"
 )
@@ -52,6 +53,12 @@ type Options struct {
 
 // DefaultResolveTimeout is Alertmanager's resolve_timeout default.
 const DefaultResolveTimeout = 5 * time.Minute
+
+// NotificationTimeout ends a firing alert received from a sender of
+// notifications (Grafana's contact point), which says when an alert
+// resolves and does not re-send it meanwhile, should the resolved notice
+// never come: a week.
+const NotificationTimeout = 7 * 24 * time.Hour
 
 // maxBatch bounds how many alerts one intake transaction carries.
 const maxBatch = 20000
@@ -233,6 +240,12 @@ func (d *Dispatcher) Ingest(ctx context.Context, alerts []alert.Alert) (store.In
 	for i, a := range alerts {
 		if a.Fingerprint == 0 {
 			a.Fingerprint = a.Labels.Fingerprint()
+		}
+		if a.EndsAt.IsZero() && a.Source == intake.SourceGrafana {
+			// Grafana re-sends a firing alert only at its repeat
+			// interval (4h by default) and says when it resolves: the
+			// resolve timeout would end it early.
+			a.EndsAt = now.Add(NotificationTimeout)
 		}
 		batch[i].Alert = a
 		for _, p := range route.Route(d.policies, a.Labels) {

@@ -261,7 +261,11 @@ func (w *worker) step(ctx context.Context) (time.Duration, error) {
 			}
 		}
 		if len(merge) > 1 && len(merge) > left {
-			if d, err = w.digest(ctx, merge, min(left, maxDigestMessages), now); err != nil {
+			// The digest takes as many messages as it needs to list its
+			// alerts, up to maxDigestMessages, however few the budget has
+			// free now: the parts past the budget wait for it, and a
+			// storm's alerts are listed rather than only counted.
+			if d, err = w.digest(ctx, merge, maxDigestMessages, now); err != nil {
 				return 0, err
 			}
 		}

@@ -196,8 +196,9 @@ func alertmanagerPath(t *testing.T) string {
 	return toolPath(t, "alertmanager", "TOCSIN_ALERTMANAGER")
 }
 
-// freeAddr returns a 127.0.0.1 address no one listens on now.
-func freeAddr(t *testing.T) string {
+// loopbackAddr returns a 127.0.0.1 address no one listens on now. (main's
+// storm_test.go has the same as freeAddr: fold them when merging.)
+func loopbackAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -218,7 +219,7 @@ func startAlertmanager(t *testing.T, config string) string {
 	if err := os.WriteFile(conf, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := loopbackAddr(t)
 	base := "http://" + addr
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, path, "--config.file="+conf, "--storage.path="+filepath.Join(dir, "data"),

@@ -13,22 +13,27 @@ import (
 	"time"
 )
 
-// amtoolPath finds the real amtool: $TOCSIN_AMTOOL, else on PATH. Without
-// it the test skips, unless TOCSIN_REQUIRE_TOOLS=1 (CI), when it fails.
-// Install it with
-//
-//	GOBIN=$HOME/go/bin go install github.com/prometheus/alertmanager/cmd/amtool@v0.28.1
+// amtoolPath finds the real amtool: $TOCSIN_AMTOOL, else on PATH.
 func amtoolPath(t *testing.T) string {
+	return toolPath(t, "amtool", "TOCSIN_AMTOOL")
+}
+
+// toolPath finds one of Alertmanager's commands: $env, else name on PATH.
+// Without it the test skips, unless TOCSIN_REQUIRE_TOOLS=1 (CI), when it
+// fails. Install them with
+//
+//	GOBIN=$HOME/go/bin go install github.com/prometheus/alertmanager/cmd/<name>@v0.28.1
+func toolPath(t *testing.T, name, env string) string {
 	t.Helper()
-	path := os.Getenv("TOCSIN_AMTOOL")
+	path := os.Getenv(env)
 	if path == "" {
 		var err error
-		if path, err = exec.LookPath("amtool"); err != nil {
+		if path, err = exec.LookPath(name); err != nil {
 			path = ""
 		}
 	}
 	if path == "" {
-		msg := "amtool is not on PATH and TOCSIN_AMTOOL is not set: install it with GOBIN=$HOME/go/bin go install github.com/prometheus/alertmanager/cmd/amtool@v0.28.1"
+		msg := name + " is not on PATH and " + env + " is not set: install it with GOBIN=$HOME/go/bin go install github.com/prometheus/alertmanager/cmd/" + name + "@v0.28.1"
 		if os.Getenv("TOCSIN_REQUIRE_TOOLS") == "1" {
 			t.Fatal(msg)
 		}

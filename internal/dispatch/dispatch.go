@@ -492,7 +492,7 @@ func (d *Dispatcher) plan(ctx context.Context, g *store.StoredGroup, members []*
 	if !dec.Notify {
 		return plan, nil
 	}
-	targets, people, err := d.targets(ctx, p, dec.Firing)
+	targets, people, err := d.targets(ctx, p, announcing(dec, g.State.Firing))
 	if err != nil {
 		return store.GroupPlan{}, err
 	}

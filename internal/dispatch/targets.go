@@ -22,7 +22,8 @@ const OwnerLabel = "owner"
 // targets returns the channels a policy's notification goes to — its own
 // and its contact groups' — each once, and the people it mentions: the
 // contact groups' contacts when the policy's mention setting says so for
-// these alerts, plus the contacts named by the alerts' owner labels.
+// the firing alerts the notification announces, plus the contacts named by
+// their owner labels.
 func (d *Dispatcher) targets(ctx context.Context, p *route.Policy, firing []alert.Alert) ([]string, []notify.Person, error) {
 	channels := slices.Clone(p.Targets.Channels)
 	var (
@@ -88,6 +89,24 @@ func (d *Dispatcher) targets(ctx context.Context, p *route.Policy, firing []aler
 	}
 	slices.Sort(channels)
 	return slices.Compact(channels), people, nil
+}
+
+// announcing returns the firing alerts a group's notification announces,
+// those its mentions go by: every one on a reminder (repeat_interval), else
+// those the group's last notification did not carry as firing (last,
+// sorted), as chat messages list them. A warning joining a group whose
+// critical alert was announced before does not call everyone again.
+func announcing(dec route.Decision, last []alert.Fingerprint) []alert.Alert {
+	if dec.Reason == route.ReasonRepeat {
+		return dec.Firing
+	}
+	var fresh []alert.Alert
+	for _, a := range dec.Firing {
+		if _, ok := slices.BinarySearch(last, a.Fingerprint); !ok {
+			fresh = append(fresh, a)
+		}
+	}
+	return fresh
 }
 
 // newGroupDelivery is the delivery of a group's decision to one channel.

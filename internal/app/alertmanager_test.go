@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -196,18 +195,6 @@ func alertmanagerPath(t *testing.T) string {
 	return toolPath(t, "alertmanager", "TOCSIN_ALERTMANAGER")
 }
 
-// loopbackAddr returns a 127.0.0.1 address no one listens on now. (main's
-// storm_test.go has the same as freeAddr: fold them when merging.)
-func loopbackAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startAlertmanager runs the real Alertmanager with config (YAML) on a free
 // port, clustering off, and returns its base URL once it is ready. The
 // test's cleanup stops it.
@@ -219,7 +206,7 @@ func startAlertmanager(t *testing.T, config string) string {
 	if err := os.WriteFile(conf, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := loopbackAddr(t)
+	addr := freeAddr(t)
 	base := "http://" + addr
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, path, "--config.file="+conf, "--storage.path="+filepath.Join(dir, "data"),

@@ -108,7 +108,10 @@ func (r *stormRig) waitDelivered(t *testing.T, p storm.Plan, within time.Duratio
 	}
 }
 
-func checkStorm(t *testing.T, rep storm.Report) {
+// checkStorm checks what issue 3 asks of a storm; timely adds that the
+// last alert arrived within 3 minutes of the first (not asked of a storm
+// with crashes in it).
+func checkStorm(t *testing.T, rep storm.Report, timely bool) {
 	t.Helper()
 	t.Logf("storm report (robot clock, %dx):\n%s", timeScale, rep)
 	if rep.Delivered != rep.Alerts {
@@ -120,7 +123,7 @@ func checkStorm(t *testing.T, rep storm.Report) {
 	if rep.MaxInWindow > 20 {
 		t.Errorf("%d messages within one minute of the robot's clock; at most 20 allowed", rep.MaxInWindow)
 	}
-	if d := rep.Last.Sub(rep.First); d > 3*time.Minute {
+	if d := rep.Last.Sub(rep.First); timely && d > 3*time.Minute {
 		t.Errorf("the last alert arrived %v after the first (robot clock); want within 3 minutes", d)
 	}
 	if rep.Repeated != 0 {
@@ -142,7 +145,7 @@ func TestStormArrivesAsAFewMessagesWithinBudget(t *testing.T) {
 	if _, err := storm.Fire(context.Background(), http.DefaultClient, tc.base, testAdminToken, p); err != nil {
 		t.Fatal(err)
 	}
-	checkStorm(t, rig.waitDelivered(t, p, 30*time.Second))
+	checkStorm(t, rig.waitDelivered(t, p, 30*time.Second), true)
 }
 
 // TestStormSurvivesKill9Twice is the same storm with the server killed
@@ -201,20 +204,7 @@ func TestStormSurvivesKill9Twice(t *testing.T) {
 	if err := <-fired; err != nil {
 		t.Fatal(err)
 	}
-	rep := rig.waitDelivered(t, p, time.Minute)
-	t.Logf("storm report with two kills (robot clock, %dx):\n%s", timeScale, rep)
-	if rep.Delivered != rep.Alerts {
-		t.Errorf("%d of %d alerts reached the robot; missing %v", rep.Delivered, rep.Alerts, rep.Missing)
-	}
-	if rep.Refusals != 0 {
-		t.Errorf("the robot refused %d requests", rep.Refusals)
-	}
-	if rep.MaxInWindow > 20 {
-		t.Errorf("%d messages within one minute of the robot's clock; at most 20 allowed", rep.MaxInWindow)
-	}
-	if rep.Repeated != 0 {
-		t.Errorf("%d alerts were announced as firing in more than one accepted message", rep.Repeated)
-	}
+	checkStorm(t, rig.waitDelivered(t, p, time.Minute), false)
 }
 
 // buildTocsin builds the tocsin binary into a temporary directory.

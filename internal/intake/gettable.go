@@ -3,7 +3,6 @@ package intake
 import (
 	"encoding/json"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
 )
@@ -139,17 +138,7 @@ func (ls LabelSet) MarshalJSON() ([]byte, error) {
 	for _, l := range ls {
 		n += len(l.Name) + len(l.Value) + 6
 	}
-	b := make([]byte, 0, n)
-	b = append(b, '{')
-	for i, l := range ls {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, l.Name)
-		b = append(b, ':')
-		b = appendJSONString(b, l.Value)
-	}
-	return append(b, '}'), nil
+	return alert.Labels(ls).AppendJSON(make([]byte, 0, n)), nil
 }
 
 // UnmarshalJSON reads a JSON object of strings, dropping empty values as
@@ -161,48 +150,4 @@ func (ls *LabelSet) UnmarshalJSON(data []byte) error {
 	}
 	*ls = LabelSet(alert.FromMap(m))
 	return nil
-}
-
-// appendJSONString appends s as a JSON string. encoding/json escapes HTML
-// characters in the result afterwards, as it does for its own strings.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c == '\b':
-				b = append(b, '\\', 'b')
-			case c == '\f':
-				b = append(b, '\\', 'f')
-			case c < ' ':
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, `\ufffd`...) // as encoding/json does with bad UTF-8
-		case r == '\u2028' || r == '\u2029':
-			// Valid JSON, but not valid JavaScript; encoding/json escapes them too.
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
 )
@@ -129,45 +128,6 @@ func fromMS(v int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(v).UTC()
-}
-
-// appendLabelsJSON writes ls as a JSON object, in label order.
-func appendLabelsJSON(b []byte, ls alert.Labels) []byte {
-	b = append(b, '{')
-	for i, l := range ls {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, l.Name)
-		b = append(b, ':')
-		b = appendJSONString(b, l.Value)
-	}
-	return append(b, '}')
-}
-
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		case c >= utf8.RuneSelf:
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, `\ufffd`...)
-			} else {
-				b = append(b, s[i:i+size]...)
-			}
-			i += size - 1
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }
 
 func decodeLabels(s string) (alert.Labels, error) {
@@ -369,9 +329,9 @@ func (p *SQLPipeline) writeAlerts(ctx context.Context, tx *sql.Tx, order []alert
 		args := make([]any, 0, cols*len(chunk))
 		for _, fp := range chunk {
 			a := cur[fp]
-			buf = appendLabelsJSON(buf[:0], a.Labels)
+			buf = a.Labels.AppendJSON(buf[:0])
 			labels := string(buf)
-			buf = appendLabelsJSON(buf[:0], a.Annotations)
+			buf = a.Annotations.AppendJSON(buf[:0])
 			args = append(args, int64(uint64(fp)), labels, string(buf), ms(a.StartsAt), ms(a.EndsAt), boolInt(a.EndsSet),
 				a.GeneratorURL, a.Source, string(a.Severity), string(a.State), a.StateBy, ms(a.StateAt), ms(a.ReceivedAt), ms(a.UpdatedAt))
 		}
@@ -417,7 +377,7 @@ func (p *SQLPipeline) createGroup(ctx context.Context, tx *sql.Tx, g GroupRef) (
 		return false, fmt.Errorf("encode group state: %w", err)
 	}
 	r, err := tx.ExecContext(ctx, p.q(`INSERT INTO alert_groups (key, policy_id, labels, state, next_check) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`),
-		g.Key, g.PolicyID, string(appendLabelsJSON(nil, g.Labels)), string(state), ms(g.Start.NextCheck))
+		g.Key, g.PolicyID, string(g.Labels.AppendJSON(nil)), string(state), ms(g.Start.NextCheck))
 	if err != nil {
 		return false, fmt.Errorf("create group: %w", err)
 	}

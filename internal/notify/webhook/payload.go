@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/notify"
@@ -217,20 +216,7 @@ type labelSet alert.Labels
 // MarshalJSON writes the labels in their order, sorted by name, without
 // the map encoding/json would need.
 func (ls labelSet) MarshalJSON() ([]byte, error) {
-	return appendLabels(nil, alert.Labels(ls)), nil
-}
-
-func appendLabels(b []byte, ls alert.Labels) []byte {
-	b = append(b, '{')
-	for i, l := range ls {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, l.Name)
-		b = append(b, ':')
-		b = appendString(b, l.Value)
-	}
-	return append(b, '}')
+	return alert.Labels(ls).AppendJSON(nil), nil
 }
 
 // appendAlert appends a as Alertmanager's template.Alert: status,
@@ -246,17 +232,17 @@ func appendAlert(b []byte, a *alert.Alert, now time.Time) []byte {
 		fp = a.Labels.Fingerprint()
 	}
 	b = append(b, `{"status":`...)
-	b = appendString(b, string(a.StatusAt(now)))
+	b = alert.AppendJSONString(b, string(a.StatusAt(now)))
 	b = append(b, `,"labels":`...)
-	b = appendLabels(b, a.Labels)
+	b = a.Labels.AppendJSON(b)
 	b = append(b, `,"annotations":`...)
-	b = appendLabels(b, a.Annotations)
+	b = a.Annotations.AppendJSON(b)
 	b = append(b, `,"startsAt":"`...)
 	b = a.StartsAt.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","endsAt":"`...)
 	b = a.EndsAt.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","generatorURL":`...)
-	b = appendString(b, a.GeneratorURL)
+	b = alert.AppendJSONString(b, a.GeneratorURL)
 	b = append(b, `,"fingerprint":"`...)
 	// Fingerprint.String's 16 hex digits, without its fmt call: that
 	// was a tenth of the time and most of the allocations.
@@ -267,56 +253,3 @@ func appendAlert(b []byte, a *alert.Alert, now time.Time) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string the way encoding/json writes
-// one with HTML escaping off: invalid UTF-8 becomes U+FFFD, and U+2028 and
-// U+2029 are escaped for receivers that evaluate JSON as JavaScript.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0 // s[start:i] is yet to be copied, and needs no escaping
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			switch {
-			case r == utf8.RuneError && size == 1:
-				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
-			case r == '\u2028' || r == '\u2029':
-				b = append(b, s[start:i]...)
-				b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			default:
-				i += size
-				continue
-			}
-			i += size
-			start = i
-			continue
-		}
-		if c >= 0x20 && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}

@@ -376,26 +376,6 @@ func TestEncodeInvalidUTF8(t *testing.T) {
 	}
 }
 
-// FuzzAppendString: the hand-written string encoder writes exactly what
-// encoding/json writes with HTML escaping off.
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", `"quoted" \ back`, "tab\tnew\nline\r\b\f\x00\x1f\x7f", "<a href=\"x\">&amp;</a>",
-		"告警 🔥", "bad \xff\xfe utf8 \xe6\x97", "line\u2028para\u2029", "\ufffd"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(s); err != nil {
-			t.Fatal(err)
-		}
-		if got := appendString(nil, s); string(got)+"\n" != want.String() {
-			t.Errorf("appendString(%q) = %s, encoding/json writes %s", s, got, want.Bytes())
-		}
-	})
-}
-
 // TestAppendAlertMatchesEncodingJSON: the hand-written alert encoder
 // writes what encoding/json writes for Alertmanager's template.Alert.
 func TestAppendAlertMatchesEncodingJSON(t *testing.T) {

@@ -9,11 +9,13 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -189,6 +191,12 @@ func budgets(ch *channel.Channel) []budget {
 	if ch.Kind == channel.KindLarkRobot {
 		out = append(out, budget{key: ch.ID + "/1s", limit: 5, window: time.Second})
 	}
+	// Shortest window first: the gate reserves the budgets in turn and
+	// cannot give a reservation back, so when a later budget refuses, the
+	// part never posted stays counted in the earlier ones. Counted in the
+	// shortest window it frees soonest; counted in a channel's minute it
+	// would cost a message the platform allows.
+	slices.SortStableFunc(out, func(a, b budget) int { return cmp.Compare(a.window, b.window) })
 	return out
 }
 
@@ -356,11 +364,14 @@ type gate struct {
 	passed int // parts delivered or allowed to post, this attempt and before
 	posted int // parts this attempt allowed to post
 	now    func() time.Time
-	// stopped is set when the gate itself stopped the send.
-	stopped bool
+	// pending is set while the part last allowed to post is not known to
+	// have gone out: a client asks again only after a part went out, and
+	// a Send that returns nil delivered all it was allowed.
+	pending bool
 }
 
 func (g *gate) Before(ctx context.Context) error {
+	g.pending = false
 	if g.passed < g.skip {
 		g.passed++
 		return notify.ErrPartSent
@@ -369,17 +380,26 @@ func (g *gate) Before(ctx context.Context) error {
 	for _, b := range g.bs {
 		ok, free, err := g.w.o.opts.Store.ReserveSend(ctx, b.key, now, b.limit, b.window+g.w.o.opts.BudgetMargin)
 		if err != nil {
-			g.stopped = true
 			return err
 		}
 		if !ok {
-			g.stopped = true
 			return &errBudget{free: free}
 		}
 	}
 	g.passed++
 	g.posted++
+	g.pending = true
 	return nil
+}
+
+// failed takes back the part last allowed, when the send failed before
+// that part went out: it was not delivered, and the retry posts it.
+func (g *gate) failed() {
+	if g.pending {
+		g.pending = false
+		g.passed--
+		g.posted--
+	}
 }
 
 // usesParts reports whether a kind's client consults the PartGate itself;
@@ -423,16 +443,21 @@ func (w *worker) send(ctx context.Context, ch *channel.Channel, bs []budget, d *
 		n, err = o.opts.Sender.Send(sendCtx, ch, msg)
 		notes = append(notes, n...)
 		if err != nil {
+			g.failed()
 			break
 		}
+		g.pending = false
 	}
-	partsSent := g.passed
-	if err != nil && !g.stopped && g.posted > 0 {
-		partsSent-- // the part that failed was let through but not delivered
-	}
-	g.passed = partsSent
-	return w.finish(ctx, d, attempt, start, err, g, notes)
+	// The attempt's outcome is recorded even when ctx ended meanwhile
+	// (shutting down): the send was given its time to finish, and what
+	// it did must not be lost.
+	recCtx, cancelRec := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancelRec()
+	return w.finish(recCtx, d, attempt, start, err, g, notes)
 }
+
+// recordTimeout bounds recording an attempt's outcome once ctx has ended.
+const recordTimeout = 10 * time.Second
 
 func (o *Outbox) location(ch *channel.Channel) *time.Location {
 	if ch.Timezone != "" {

@@ -68,6 +68,18 @@ func ms(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
+// msUp is t in milliseconds, rounded up: a group's next check is kept so,
+// so that a group is never due to NextGroupCheck, which counts in whole
+// milliseconds, before the finer time in its state, when the caller's
+// Decide would find it not due yet and check it again at once, forever.
+func msUp(t time.Time) int64 {
+	m := ms(t)
+	if m != 0 && time.UnixMilli(m).Before(t) {
+		m++
+	}
+	return m
+}
+
 func fromMS(v int64) time.Time {
 	if v == 0 {
 		return time.Time{}
@@ -221,7 +233,7 @@ ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = 
 					}
 				}
 				ac := a
-				res.Changes = append(res.Changes, AlertChange{Alert: &ac, Kind: event})
+				res.Changes = append(res.Changes, AlertChange{Alert: &ac, Kind: event, Index: i})
 			}
 			if a.StatusAt(now) != alert.Firing {
 				continue
@@ -259,7 +271,7 @@ func (p *SQLPipeline) createGroup(ctx context.Context, tx *sql.Tx, g GroupRef) (
 		return false, fmt.Errorf("encode group state: %w", err)
 	}
 	r, err := tx.ExecContext(ctx, p.q(`INSERT INTO alert_groups (key, policy_id, labels, state, next_check) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`),
-		g.Key, g.PolicyID, string(appendLabelsJSON(nil, g.Labels)), string(state), ms(g.Start.NextCheck))
+		g.Key, g.PolicyID, string(appendLabelsJSON(nil, g.Labels)), string(state), msUp(g.Start.NextCheck))
 	if err != nil {
 		return false, fmt.Errorf("create group: %w", err)
 	}
@@ -492,7 +504,7 @@ FROM alert_group_members m JOIN alerts a ON a.fingerprint = m.fingerprint WHERE 
 			if err != nil {
 				return fmt.Errorf("encode group state: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, p.q(`UPDATE alert_groups SET state = ?, next_check = ? WHERE key = ?`), string(st), ms(pl.State.NextCheck), key); err != nil {
+			if _, err := tx.ExecContext(ctx, p.q(`UPDATE alert_groups SET state = ?, next_check = ? WHERE key = ?`), string(st), msUp(pl.State.NextCheck), key); err != nil {
 				return fmt.Errorf("update group: %w", err)
 			}
 			for _, fp := range pl.Forget {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,6 +51,11 @@ func testIngestLifecycle(t *testing.T, h Harness) {
 	}
 	if res.New != 2 || len(res.NewGroups) != 1 || !res.NewGroups[0].At.Equal(pt0.Add(30*time.Second)) {
 		t.Fatalf("first batch: %+v", res)
+	}
+	for i, c := range res.Changes {
+		if c.Index != i || c.Alert.Fingerprint != []store.IncomingAlert{a, b}[i].Alert.Fingerprint || c.Kind != store.EventFired {
+			t.Errorf("change %d: %s of %s at index %d", i, c.Kind, c.Alert.Fingerprint, c.Index)
+		}
 	}
 	got, err := s.GetAlert(ctx, a.Alert.Fingerprint)
 	if err != nil {
@@ -269,6 +275,20 @@ func testFlushGroup(t *testing.T, h Harness) {
 	}
 	if !notified || !muted {
 		t.Errorf("timeline lacks the delivery or the event: %+v", tl)
+	}
+
+	// A check between two milliseconds is not due before it, and due at
+	// the later one.
+	sub := incoming("Cpu", "n1", true)
+	sub.Groups[0].Start.NextCheck = now.Add(3*time.Hour + 300*time.Microsecond)
+	if _, err := s.IngestAlerts(ctx, []store.IncomingAlert{sub}, pt0, resolveTimeout); err != nil {
+		t.Fatal(err)
+	}
+	if due, _, err := s.NextGroupCheck(ctx, now.Add(3*time.Hour+100*time.Microsecond), 10); err != nil || slices.Contains(due, sub.Groups[0].Key) {
+		t.Errorf("a group checked at %v is due at %v: %v %v", sub.Groups[0].Start.NextCheck, now.Add(3*time.Hour+100*time.Microsecond), due, err)
+	}
+	if due, _, err := s.NextGroupCheck(ctx, now.Add(3*time.Hour+time.Millisecond), 10); err != nil || !slices.Contains(due, sub.Groups[0].Key) {
+		t.Errorf("a group checked at %v is not due a millisecond later: %v %v", sub.Groups[0].Start.NextCheck, due, err)
 	}
 }
 

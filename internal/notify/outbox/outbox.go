@@ -216,9 +216,25 @@ func settingsBudget(s channel.Settings) *channel.Budget {
 	return nil
 }
 
-// maxDigestMessages bounds the messages one digest may take, whatever the
-// budget has free, so a storm leaves room for what follows it.
+// maxDigestMessages bounds the text one digest may carry: as much as this
+// many of DingTalk's largest messages.
 const maxDigestMessages = 8
+
+// digestMessages is how many messages a digest to ch may take: no more than
+// one window of its tightest budget allows, and no more text than
+// maxDigestMessages of DingTalk's, so a platform with smaller messages
+// (WeCom's 4 KB) gets more of them. It is not bounded by what the budget
+// has free when the digest is made: the parts beyond that wait for the
+// budget, as a split message's do, rather than the digest counting alerts
+// it could have listed a few seconds later.
+func digestMessages(ch *channel.Channel, bs []budget) int {
+	n := maxDigestMessages * digestLimits(channel.KindDingTalkRobot, 1).MaxBytes / digestLimits(ch.Kind, 1).MaxBytes
+	n = max(n, maxDigestMessages)
+	for _, b := range bs {
+		n = min(n, b.limit)
+	}
+	return max(1, n)
+}
 
 // step sends the channel's next delivery, or digests its queue, and says
 // how long to wait before the next step (0: at once).
@@ -269,7 +285,7 @@ func (w *worker) step(ctx context.Context) (time.Duration, error) {
 			}
 		}
 		if len(merge) > 1 && len(merge) > left {
-			if d, err = w.digest(ctx, merge, min(left, maxDigestMessages), now); err != nil {
+			if d, err = w.digest(ctx, merge, digestMessages(ch, bs), now); err != nil {
 				return 0, err
 			}
 		}

@@ -211,6 +211,8 @@ func (r *rig) channel(kind channel.Kind, name string, settings map[string]any) *
 		s["keywords"] = []string{"alert"}
 	case channel.KindLarkRobot:
 		s["webhook_url"] = "http://" + fakeHost + "/open-apis/bot/v2/hook/" + name
+	case channel.KindWeComRobot:
+		s["webhook_url"] = "http://" + fakeHost + "/cgi-bin/webhook/send?key=" + name
 	case channel.KindWebhook:
 		s["url"] = "http://" + fakeHost + "/hook/" + name
 	default:
@@ -229,7 +231,8 @@ func (r *rig) channel(kind channel.Kind, name string, settings map[string]any) *
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	env := channel.Env{DingTalkRobotBase: mustURL("https://oapi.dingtalk.com"), LarkBase: mustURL("https://open.feishu.cn"), Allow: allow}
+	env := channel.Env{DingTalkRobotBase: mustURL("https://oapi.dingtalk.com"), LarkBase: mustURL("https://open.feishu.cn"),
+		WeComBase: mustURL("https://qyapi.weixin.qq.com"), Allow: allow}
 	ch, err := channel.Validate(in, env)
 	if err != nil {
 		r.t.Fatalf("channel %s: %v", name, err)
@@ -335,6 +338,25 @@ func (r *rig) runUntilSent(channelID string, rounds int, ids ...string) {
 		r.clock.Advance(wait)
 	}
 	r.t.Fatalf("not all of %v sent after %d wakes", ids, rounds)
+}
+
+// runUntilQuiet settles the channel and moves the clock to when the worker
+// would wake next, until nothing of the channel is queued, failing the
+// test if that takes more than rounds wakes.
+func (r *rig) runUntilQuiet(channelID string, rounds int) {
+	r.t.Helper()
+	for range rounds {
+		wait := r.settle(channelID)
+		qs, err := r.st.QueueStats(context.Background())
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if !slices.ContainsFunc(qs, func(q store.QueueStat) bool { return q.ChannelID == channelID }) {
+			return
+		}
+		r.clock.Advance(wait)
+	}
+	r.t.Fatalf("the queue of %s still not empty after %d wakes", channelID, rounds)
 }
 
 // start runs the outbox until the test ends.
@@ -704,6 +726,44 @@ func TestLargeDigestStaysWithinBudget(t *testing.T) {
 	}
 	if len(ds) != 0 {
 		t.Errorf("%d deliveries still queued after the digest", len(ds))
+	}
+}
+
+// TestDigestWaitsForBudgetRatherThanCounting: a digest to a platform with
+// small messages, made when little of the budget is free, takes the
+// messages it needs to list every alert, the ones not free yet waiting
+// for the budget, rather than listing a few and counting the rest.
+func TestDigestWaitsForBudgetRatherThanCounting(t *testing.T) {
+	r := newRig(t)
+	ch := r.channel(channel.KindWeComRobot, "wecom", withBudget(20, "1m"))
+	// 15 of the 20 were spent just before.
+	var spent []sentPart
+	for range 15 {
+		if ok, _, err := r.st.ReserveSend(context.Background(), ch.ID, t0, 20, time.Minute+time.Second); err != nil || !ok {
+			t.Fatalf("reserve: %v %v", ok, err)
+		}
+		spent = append(spent, sentPart{At: t0})
+	}
+	const n = 1000
+	for i := range n {
+		r.enqueue(ch.ID, "", group(firing(fmt.Sprintf("node-%04d", i))))
+	}
+	r.runUntilQuiet(ch.ID, 20)
+	sent := r.send.sent()
+	if len(sent) <= 5 {
+		t.Fatalf("the digest took %d messages; listing %d alerts takes more than the 5 free", len(sent), n)
+	}
+	var text strings.Builder
+	for _, p := range sent {
+		text.WriteString(p.Text)
+	}
+	for i := range n {
+		if inst := fmt.Sprintf("node-%04d", i); !strings.Contains(text.String(), inst) {
+			t.Fatalf("the digest does not name %s", inst)
+		}
+	}
+	if most := maxInWindow(append(spent, sent...), time.Minute); most > 20 {
+		t.Errorf("%d messages within a minute, budget 20", most)
 	}
 }
 

@@ -295,6 +295,9 @@ type SendOutcome struct {
 	Message          string
 	Notes            []string
 	PartsThisAttempt int
+	// Content, when set, replaces the delivery's content: what the
+	// attempt learned that a retry must know (who was reached already).
+	Content json.RawMessage
 }
 
 // DeliveryFilter selects deliveries for ListDeliveries.

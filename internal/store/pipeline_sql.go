@@ -687,6 +687,11 @@ func (p *SQLPipeline) FinishSend(ctx context.Context, id string, o SendOutcome) 
 			string(o.Status), ms(o.NextAttemptAt), o.PartsSent, sent, o.Code, o.PlatformCode, o.Message, string(notes), id); err != nil {
 			return fmt.Errorf("record send: %w", err)
 		}
+		if len(o.Content) > 0 {
+			if _, err := tx.ExecContext(ctx, p.q(`UPDATE deliveries SET content = ? WHERE id = ?`), string(o.Content), id); err != nil {
+				return fmt.Errorf("record send: %w", err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, p.q(`INSERT INTO delivery_attempts (delivery_id, n, at, result, code, platform_code, message, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (delivery_id, n) DO UPDATE SET at = excluded.at, result = excluded.result, code = excluded.code, platform_code = excluded.platform_code, message = excluded.message, parts = excluded.parts`),
 			id, o.Attempt, ms(o.At), o.Result, o.Code, o.PlatformCode, o.Message, o.PartsThisAttempt); err != nil {

@@ -327,7 +327,8 @@ func testOutbox(t *testing.T, h Harness) {
 	}
 	retryAt := pt0.Add(time.Minute)
 	if err := s.FinishSend(ctx, digest.ID, store.SendOutcome{Attempt: 1, At: pt0.Add(5 * time.Second), Status: store.DeliveryQueued,
-		NextAttemptAt: retryAt, Result: "retry", PartsSent: 1, Code: "system-busy", PlatformCode: -1, Message: "busy", PartsThisAttempt: 1}); err != nil {
+		NextAttemptAt: retryAt, Result: "retry", PartsSent: 1, Code: "system-busy", PlatformCode: -1, Message: "busy", PartsThisAttempt: 1,
+		Content: json.RawMessage(`{"reached":["user:a"]}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if due, next, _ := s.DueDeliveries(ctx, "c1", pt0.Add(10*time.Second), 10); len(due) != 0 || !next.Equal(retryAt) {
@@ -344,6 +345,11 @@ func testOutbox(t *testing.T, h Harness) {
 	if d.Status != store.DeliverySent || d.Attempts != 2 || d.PartsSent != 2 || !d.SentAt.Equal(retryAt) || len(d.AttemptLog) != 2 ||
 		d.AttemptLog[0].Code != "system-busy" || d.AttemptLog[0].PlatformCode != -1 || len(d.Notes) != 1 {
 		t.Errorf("sent digest: %+v", d)
+	}
+	// The content the retry recorded is kept; an outcome without one
+	// leaves it.
+	if string(d.Content) != `{"reached":["user:a"]}` {
+		t.Errorf("content after the retry recorded some: %s", d.Content)
 	}
 	merged, _ := s.GetDelivery(ctx, ds[1].ID)
 	if merged.Status != store.DeliveryMerged || merged.DigestID != digest.ID {

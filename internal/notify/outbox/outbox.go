@@ -11,6 +11,7 @@ package outbox
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -294,8 +295,21 @@ func (w *worker) step(ctx context.Context) (time.Duration, error) {
 }
 
 // mergeable reports whether d may go into a digest: not a digest itself,
-// and nothing of it sent yet.
-func mergeable(d *store.Delivery) bool { return d.Kind != store.KindDigest && d.PartsSent == 0 }
+// and nothing of it sent yet, to anyone.
+func mergeable(d *store.Delivery) bool {
+	return d.Kind != store.KindDigest && d.PartsSent == 0 && !reachedSome(d)
+}
+
+// reachedSome reports whether an earlier attempt at d reached some of its
+// recipients; merged into a digest, they would get it again. Only a
+// delivery attempted before is read.
+func reachedSome(d *store.Delivery) bool {
+	if d.Attempts == 0 {
+		return false
+	}
+	c, err := DecodeContent(d.Content)
+	return err != nil || len(c.Reached) > 0
+}
 
 // left returns how many messages every budget still allows now, and, when
 // none, when one frees.
@@ -434,7 +448,7 @@ func (w *worker) send(ctx context.Context, ch *channel.Channel, bs []budget, d *
 	start := o.opts.Now()
 	c, err := DecodeContent(d.Content)
 	if err != nil {
-		return w.finish(ctx, d, 0, start, &notify.Error{Action: notify.Permanent, Code: "corrupt-delivery", Message: err.Error()}, nil, nil)
+		return w.finish(ctx, d, 0, start, &notify.Error{Action: notify.Permanent, Code: "corrupt-delivery", Message: err.Error()}, nil, nil, nil)
 	}
 	attempt, err := o.opts.Store.StartSend(ctx, d.ID, start)
 	if err != nil {
@@ -445,8 +459,11 @@ func (w *worker) send(ctx context.Context, ch *channel.Channel, bs []budget, d *
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.opts.SendTimeout)
 	defer cancel()
 	sendCtx = notify.WithPartGate(sendCtx, g)
-	var notes []string
-	for _, msg := range msgs {
+	var (
+		notes    []string
+		failedAt int // the message that failed
+	)
+	for i, msg := range msgs {
 		if !usesParts(ch.Kind) {
 			if err = g.Before(sendCtx); errors.Is(err, notify.ErrPartSent) {
 				err = nil
@@ -455,21 +472,36 @@ func (w *worker) send(ctx context.Context, ch *channel.Channel, bs []budget, d *
 				break
 			}
 		}
+		if i == c.ReachedMessage {
+			msg.Reached = c.Reached
+		}
 		var n []string
 		n, err = o.opts.Sender.Send(sendCtx, ch, msg)
 		notes = append(notes, n...)
 		if err != nil {
 			g.failed()
+			failedAt = i
 			break
 		}
 		g.pending = false
+	}
+	// A message that reached some of its recipients before failing for
+	// the others goes, on the retry, to the others only.
+	var content json.RawMessage
+	if e, ok := errors.AsType[*notify.Error](err); ok && e.Action == notify.Retry && len(e.Reached) > 0 {
+		c.Reached, c.ReachedMessage = e.Reached, failedAt
+		raw, encErr := c.Encode()
+		if encErr != nil {
+			o.log.Error("recording who was reached failed; the retry goes to everyone", "delivery", d.ID, "err", encErr)
+		}
+		content = raw
 	}
 	// The attempt's outcome is recorded even when ctx ended meanwhile
 	// (shutting down): the send was given its time to finish, and what
 	// it did must not be lost.
 	recCtx, cancelRec := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancelRec()
-	return w.finish(recCtx, d, attempt, start, err, g, notes)
+	return w.finish(recCtx, d, attempt, start, err, g, notes, content)
 }
 
 // recordTimeout bounds recording an attempt's outcome once ctx has ended.
@@ -503,10 +535,11 @@ func backoff(n int) time.Duration {
 }
 
 // finish records the outcome of an attempt.
-func (w *worker) finish(ctx context.Context, d *store.Delivery, attempt int, start time.Time, err error, g *gate, notes []string) error {
+// content, when set, is the delivery's content as the retry needs it.
+func (w *worker) finish(ctx context.Context, d *store.Delivery, attempt int, start time.Time, err error, g *gate, notes []string, content json.RawMessage) error {
 	o := w.o
 	now := o.opts.Now()
-	out := store.SendOutcome{Attempt: attempt, At: now, PartsSent: d.PartsSent, Notes: notes}
+	out := store.SendOutcome{Attempt: attempt, At: now, PartsSent: d.PartsSent, Notes: notes, Content: content}
 	if g != nil {
 		out.PartsSent, out.PartsThisAttempt = g.passed, g.posted
 	}

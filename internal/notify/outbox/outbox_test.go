@@ -85,10 +85,13 @@ type fakeSender struct {
 	// told each time a post starts waiting.
 	block   chan struct{}
 	entered chan struct{}
+	// reached are the Message.Reached of every Send call, in order.
+	reached [][]string
 }
 
 func (f *fakeSender) Send(ctx context.Context, ch *channel.Channel, msg notify.Message) ([]string, error) {
 	f.mu.Lock()
+	f.reached = append(f.reached, msg.Reached)
 	var early error
 	if len(f.early) > 0 {
 		early, f.early = f.early[0], f.early[1:]
@@ -211,6 +214,9 @@ func (r *rig) channel(kind channel.Kind, name string, settings map[string]any) *
 		s["keywords"] = []string{"alert"}
 	case channel.KindLarkRobot:
 		s["webhook_url"] = "http://" + fakeHost + "/open-apis/bot/v2/hook/" + name
+	case channel.KindDingTalkApp:
+		s["client_id"], s["client_secret"] = "dingapp0001", "app-secret"
+		s["user_ids"], s["api_base_url"] = []string{"user0001", "user0002"}, "http://"+fakeHost
 	case channel.KindWeComRobot:
 		s["webhook_url"] = "http://" + fakeHost + "/cgi-bin/webhook/send?key=" + name
 	case channel.KindWebhook:
@@ -232,7 +238,7 @@ func (r *rig) channel(kind channel.Kind, name string, settings map[string]any) *
 		r.t.Fatal(err)
 	}
 	env := channel.Env{DingTalkRobotBase: mustURL("https://oapi.dingtalk.com"), LarkBase: mustURL("https://open.feishu.cn"),
-		WeComBase: mustURL("https://qyapi.weixin.qq.com"), Allow: allow}
+		WeComBase: mustURL("https://qyapi.weixin.qq.com"), DingTalkAppBase: mustURL("https://api.dingtalk.com"), Allow: allow}
 	ch, err := channel.Validate(in, env)
 	if err != nil {
 		r.t.Fatalf("channel %s: %v", name, err)
@@ -764,6 +770,50 @@ func TestDigestWaitsForBudgetRatherThanCounting(t *testing.T) {
 	}
 	if most := maxInWindow(append(spent, sent...), time.Minute); most > 20 {
 		t.Errorf("%d messages within a minute, budget 20", most)
+	}
+}
+
+// TestRetryGoesOnlyToTheRecipientsNotReached: a message that reached some
+// of its recipients before failing for the others (a DingTalk app robot's
+// flow-controlled members) tells its retry, even after a restart, whom to
+// leave out, and is never merged into a digest that would reach them
+// again.
+func TestRetryGoesOnlyToTheRecipientsNotReached(t *testing.T) {
+	r := newRig(t)
+	ch := r.channel(channel.KindDingTalkApp, "app", withBudget(1, "1s"))
+	d := r.enqueue(ch.ID, "", group(firing("node-1")))
+	r.send.early = []error{&notify.Error{Action: notify.Retry, Code: "flow-controlled",
+		Message: "DingTalk's flow control held the message back from user0002", Reached: []string{"user:user0001"}}}
+	r.settle(ch.ID)
+	got := r.delivery(d.ID)
+	if got.Status != store.DeliveryQueued || got.LastCode != "flow-controlled" {
+		t.Fatalf("after reaching some: %s, %q; want queued for a retry", got.Status, got.LastCode)
+	}
+	later := []string{r.enqueue(ch.ID, "", group(firing("node-2"))).ID, r.enqueue(ch.ID, "", group(firing("node-3"))).ID}
+
+	// A restarted outbox on the same store.
+	r.o = New(Options{Store: r.st, Sender: r.send, Render: DefaultRenderer{}, Location: time.UTC, Now: r.clock.Now})
+	r.clock.Advance(got.NextAttemptAt.Sub(t0))
+	for range 20 {
+		r.clock.Advance(r.settle(ch.ID))
+		if got := r.delivery(d.ID); got.Status != store.DeliveryQueued {
+			break
+		}
+	}
+	if got := r.delivery(d.ID); got.Status != store.DeliverySent {
+		t.Errorf("the retried delivery is %s, want sent (not merged into a digest: user0001 would get it twice)", got.Status)
+	}
+	r.send.mu.Lock()
+	reached := slices.Clone(r.send.reached)
+	r.send.mu.Unlock()
+	if len(reached) < 2 || reached[0] != nil || !slices.Equal(reached[1], []string{"user:user0001"}) {
+		t.Errorf("recipients passed as reached, per send: %q; want none, then user:user0001", reached)
+	}
+	r.runUntilQuiet(ch.ID, 20)
+	for _, id := range later {
+		if got := r.delivery(id); got.Status != store.DeliveryMerged && got.Status != store.DeliverySent {
+			t.Errorf("a later delivery is %s", got.Status)
+		}
 	}
 }
 

@@ -703,8 +703,8 @@ func TestDigestCarriesEveryAlert(t *testing.T) {
 }
 
 // TestLargeDigestStaysWithinBudget: a storm too big for one message is
-// digested into no more messages than the budget has free, and counts what
-// it cannot list.
+// digested into no more messages than one window of the budget allows,
+// and accounts for every alert, counting what it cannot list.
 func TestLargeDigestStaysWithinBudget(t *testing.T) {
 	r := newRig(t)
 	ch := r.channel(channel.KindDingTalkRobot, "oncall", withBudget(3, "1m"))

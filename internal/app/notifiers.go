@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tocsinhq/tocsin/internal/channel"
@@ -70,40 +71,75 @@ func (s *senders) SendNow(ctx context.Context, ch *channel.Channel, msg notify.M
 }
 
 // sendApp sends through a DingTalk app robot to every member and group the
-// channel names. Members DingTalk refuses or flow-controls are reported in
-// the notes; it fails when a call fails or when nobody was reached.
+// channel names, but those msg.Reached says an earlier attempt reached.
+// Members DingTalk refuses are reported in the notes. Members its flow
+// control skipped are to get the message later, for this delivery only:
+// when nothing else failed, sendApp fails with a retryable error that names
+// them. Every failure carries, in Error.Reached, the members and groups the
+// message reached so far ("user:<id>", "group:<cid>"), so that the retry
+// goes to the others only. It fails for good when nobody was reached at all.
 func (s *senders) sendApp(ctx context.Context, set *channel.DingTalkApp, msg notify.Message) (httpapi.SendReport, error) {
 	app := dingtalkapp.App{BaseURL: set.APIBaseURL, ClientID: set.ClientID, ClientSecret: set.ClientSecret, RobotCode: set.RobotCode}
-	var rep httpapi.SendReport
-	if len(set.UserIDs) > 0 {
-		r, err := s.app.SendToUsers(ctx, app, set.UserIDs, msg)
+	var (
+		rep     httpapi.SendReport
+		reached = slices.Clone(msg.Reached)
+		waiting []string // flow-controlled
+	)
+	fail := func(err error) (httpapi.SendReport, error) {
+		e := *notify.AsError(err)
+		e.Reached = reached
+		return rep, &e
+	}
+	var users []string
+	for _, u := range set.UserIDs {
+		if !slices.Contains(msg.Reached, appUser+u) {
+			users = append(users, u)
+		}
+	}
+	if len(users) > 0 {
+		r, err := s.app.SendToUsers(ctx, app, users, msg)
+		for _, u := range r.Delivered() {
+			reached = append(reached, appUser+u)
+		}
 		rep.Messages += len(r.Delivered())
 		rep.Notes = append(rep.Notes, r.Notes...)
 		for _, u := range r.Refused() {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("user %s not reached: %s", u.UserID, u.Reason))
 		}
-		if fc := r.FlowControlled(); len(fc) > 0 {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("users %s not reached now: DingTalk is limiting how often they may be messaged", strings.Join(fc, ", ")))
-		}
+		waiting = r.FlowControlled()
 		if err != nil {
-			return rep, err
+			return fail(err)
 		}
 	}
 	for _, cid := range set.OpenConversationIDs {
+		if slices.Contains(msg.Reached, appGroup+cid) {
+			continue
+		}
 		g, err := s.app.SendToGroup(ctx, app, cid, msg)
 		rep.Notes = append(rep.Notes, g.Notes...)
 		if err != nil {
-			return rep, err
+			return fail(err)
 		}
 		rep.Messages++
+		reached = append(reached, appGroup+cid)
 	}
-	if rep.Messages == 0 {
+	if len(waiting) > 0 {
+		return fail(&notify.Error{Action: notify.Retry, Code: "flow-controlled",
+			Message: "DingTalk is limiting how often users " + strings.Join(waiting, ", ") + " may be messaged; they get this message on a later attempt"})
+	}
+	if len(reached) == 0 {
 		return rep, &notify.Error{Action: notify.Permanent, Code: "no-recipient-reached",
 			Message: "DingTalk accepted the request but reached none of the channel's members: " + strings.Join(rep.Notes, "; "),
 			Hint:    "check the user IDs: they must be members of the organisation the app belongs to, visible to the app"}
 	}
 	return rep, nil
 }
+
+// How sendApp names the recipients it reached, in notify.Error.Reached.
+const (
+	appUser  = "user:"
+	appGroup = "group:"
+)
 
 func hostRefused(err error) error {
 	return &notify.Error{Action: notify.Permanent, Code: "host-not-allowed", Message: err.Error(),

@@ -324,8 +324,10 @@ func (d *Dispatcher) writeLoop(ctx context.Context) {
 			}
 			d.noteSources(src)
 		}
+		from := 0
 		for _, r := range reqs {
-			r.done <- ingestDone{res: res, err: err}
+			r.done <- ingestDone{res: share(res, from, r.batch), err: err}
+			from += len(r.batch)
 		}
 		if err == nil && len(res.NewGroups) > 0 {
 			earliest := res.NewGroups[0].At
@@ -337,6 +339,42 @@ func (d *Dispatcher) writeLoop(ctx context.Context) {
 			d.wakeAt(earliest)
 		}
 	}
+}
+
+// share returns what res, the result of a commit of several requests'
+// batches one after another, says of one of them: batch, which starts at
+// from. Each caller hears of its own alerts, and of the new groups its
+// alerts are in.
+func share(res store.IngestResult, from int, batch []store.IncomingAlert) store.IngestResult {
+	var out store.IngestResult
+	for _, c := range res.Changes {
+		if c.Index < from || c.Index >= from+len(batch) {
+			continue
+		}
+		c.Index -= from
+		out.Changes = append(out.Changes, c)
+		switch c.Kind {
+		case store.EventFired:
+			out.New++
+		case store.EventRefired:
+			out.Refired++
+		case store.EventResolved:
+			out.Resolved++
+		}
+	}
+	out.Refreshed = len(batch) - len(out.Changes)
+	keys := map[string]bool{}
+	for _, in := range batch {
+		for _, g := range in.Groups {
+			keys[g.Key] = true
+		}
+	}
+	for _, g := range res.NewGroups {
+		if keys[g.Key] {
+			out.NewGroups = append(out.NewGroups, g)
+		}
+	}
+	return out
 }
 
 func (d *Dispatcher) refuseWaiting() {

@@ -41,6 +41,11 @@ type Message struct {
 	Alerts []alert.Alert
 	// Status is firing or resolved: the state the message announces.
 	Status alert.Status
+	// Reached are the recipients an earlier attempt already delivered the
+	// message to, as the sender named them in Error.Reached: a sender
+	// that sends one message to several recipients (a DingTalk app robot's
+	// members and groups) leaves them out. Other senders ignore it.
+	Reached []string
 }
 
 // Button is a labelled link.
@@ -125,6 +130,11 @@ type Error struct {
 	// RetryAfter, when set, is the least time to wait before the next
 	// attempt (a platform ban, say).
 	RetryAfter time.Duration
+	// Reached, on a failure to reach some of a message's recipients, are
+	// the ones it did reach, this attempt and before (Message.Reached), in
+	// the sender's own naming: a retry passes them back in
+	// Message.Reached so that it goes to the others only.
+	Reached []string
 	// Err is the underlying error, if any (already redacted of secrets).
 	Err error
 }

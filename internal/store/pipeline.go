@@ -39,7 +39,8 @@ type Pipeline interface {
 
 	// NextGroupCheck returns the keys of the groups due at now (at most
 	// limit, earliest first) and, when there are none, the time of the
-	// earliest future check (zero when no group exists).
+	// earliest future check (zero when no group exists). Checks count in
+	// whole milliseconds: a check between two falls due at the later.
 	NextGroupCheck(ctx context.Context, now time.Time, limit int) (due []string, next time.Time, err error)
 	// FlushGroup loads a group and its member alerts, asks plan what to do,
 	// and does it in the same transaction: stores the group's next state or
@@ -132,6 +133,9 @@ type IngestResult struct {
 type AlertChange struct {
 	Alert *StoredAlert
 	Kind  string // EventFired, EventRefired, EventResolved
+	// Index is the alert's position in the batch, so a caller that
+	// committed several requests' alerts together can tell each its own.
+	Index int
 }
 
 // GroupCheck is when a group is next checked.
@@ -291,6 +295,9 @@ type SendOutcome struct {
 	Message          string
 	Notes            []string
 	PartsThisAttempt int
+	// Content, when set, replaces the delivery's content: what the
+	// attempt learned that a retry must know (who was reached already).
+	Content json.RawMessage
 }
 
 // DeliveryFilter selects deliveries for ListDeliveries.

@@ -123,6 +123,18 @@ func ms(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
+// msUp is t in milliseconds, rounded up: a group's next check is kept so,
+// so that a group is never due to NextGroupCheck, which counts in whole
+// milliseconds, before the finer time in its state, when the caller's
+// Decide would find it not due yet and check it again at once, forever.
+func msUp(t time.Time) int64 {
+	m := ms(t)
+	if m != 0 && time.UnixMilli(m).Before(t) {
+		m++
+	}
+	return m
+}
+
 func fromMS(v int64) time.Time {
 	if v == 0 {
 		return time.Time{}
@@ -217,7 +229,7 @@ func (p *SQLPipeline) IngestAlerts(ctx context.Context, batch []IncomingAlert, n
 					events = append(events, AlertEvent{Fingerprint: fp, Kind: event})
 				}
 				ac := a
-				res.Changes = append(res.Changes, AlertChange{Alert: &ac, Kind: event})
+				res.Changes = append(res.Changes, AlertChange{Alert: &ac, Kind: event, Index: i})
 			}
 			if a.StatusAt(now) != alert.Firing {
 				continue
@@ -377,7 +389,7 @@ func (p *SQLPipeline) createGroup(ctx context.Context, tx *sql.Tx, g GroupRef) (
 		return false, fmt.Errorf("encode group state: %w", err)
 	}
 	r, err := tx.ExecContext(ctx, p.q(`INSERT INTO alert_groups (key, policy_id, labels, state, next_check) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`),
-		g.Key, g.PolicyID, string(g.Labels.AppendJSON(nil)), string(state), ms(g.Start.NextCheck))
+		g.Key, g.PolicyID, string(g.Labels.AppendJSON(nil)), string(state), msUp(g.Start.NextCheck))
 	if err != nil {
 		return false, fmt.Errorf("create group: %w", err)
 	}
@@ -619,7 +631,7 @@ FROM alert_group_members m JOIN alerts a ON a.seq = m.alert_seq WHERE m.group_ke
 			if err != nil {
 				return fmt.Errorf("encode group state: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, p.q(`UPDATE alert_groups SET state = ?, next_check = ? WHERE key = ?`), string(st), ms(pl.State.NextCheck), key); err != nil {
+			if _, err := tx.ExecContext(ctx, p.q(`UPDATE alert_groups SET state = ?, next_check = ? WHERE key = ?`), string(st), msUp(pl.State.NextCheck), key); err != nil {
 				return fmt.Errorf("update group: %w", err)
 			}
 			for _, fp := range pl.Forget {
@@ -801,6 +813,11 @@ func (p *SQLPipeline) FinishSend(ctx context.Context, id string, o SendOutcome) 
  last_code = ?, last_platform_code = ?, last_message = ?, notes = ? WHERE id = ?`),
 			string(o.Status), ms(o.NextAttemptAt), o.PartsSent, sent, o.Code, o.PlatformCode, o.Message, string(notes), id); err != nil {
 			return fmt.Errorf("record send: %w", err)
+		}
+		if len(o.Content) > 0 {
+			if _, err := tx.ExecContext(ctx, p.q(`UPDATE deliveries SET content = ? WHERE id = ?`), string(o.Content), id); err != nil {
+				return fmt.Errorf("record send: %w", err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, p.q(`INSERT INTO delivery_attempts (delivery_id, n, at, result, code, platform_code, message, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (delivery_id, n) DO UPDATE SET at = excluded.at, result = excluded.result, code = excluded.code, platform_code = excluded.platform_code, message = excluded.message, parts = excluded.parts`),

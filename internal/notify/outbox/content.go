@@ -30,9 +30,16 @@ type Content struct {
 	// Digest marks a digest: Firing and Resolved are the merged
 	// deliveries' alerts.
 	Digest bool `json:"digest,omitempty"`
-	// DigestMessages is how many messages the digest may take: the budget
-	// free when it was made. Kept so a retry renders the same parts.
+	// DigestMessages is how many messages the digest may take. Kept so a
+	// retry renders the same parts.
 	DigestMessages int `json:"digest_messages,omitempty"`
+	// Reached are the recipients message number ReachedMessage (counted
+	// from 0 among the delivery's rendered messages) reached before an
+	// attempt failed for the others, as the sender named them
+	// (notify.Error.Reached): the retry sends that message to the others
+	// only. Set by the outbox, never by the dispatcher.
+	Reached        []string `json:"reached,omitempty"`
+	ReachedMessage int      `json:"reached_message,omitempty"`
 }
 
 // Encode returns c as stored.

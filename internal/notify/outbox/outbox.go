@@ -9,11 +9,14 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -189,6 +192,12 @@ func budgets(ch *channel.Channel) []budget {
 	if ch.Kind == channel.KindLarkRobot {
 		out = append(out, budget{key: ch.ID + "/1s", limit: 5, window: time.Second})
 	}
+	// Shortest window first: the gate reserves the budgets in turn and
+	// cannot give a reservation back, so when a later budget refuses, the
+	// part never posted stays counted in the earlier ones. Counted in the
+	// shortest window it frees soonest; counted in a channel's minute it
+	// would cost a message the platform allows.
+	slices.SortStableFunc(out, func(a, b budget) int { return cmp.Compare(a.window, b.window) })
 	return out
 }
 
@@ -208,9 +217,25 @@ func settingsBudget(s channel.Settings) *channel.Budget {
 	return nil
 }
 
-// maxDigestMessages bounds the messages one digest may take, whatever the
-// budget has free, so a storm leaves room for what follows it.
+// maxDigestMessages bounds the text one digest may carry: as much as this
+// many of DingTalk's largest messages.
 const maxDigestMessages = 8
+
+// digestMessages is how many messages a digest to ch may take: no more than
+// one window of its tightest budget allows, and no more text than
+// maxDigestMessages of DingTalk's, so a platform with smaller messages
+// (WeCom's 4 KB) gets more of them. It is not bounded by what the budget
+// has free when the digest is made: the parts beyond that wait for the
+// budget, as a split message's do, rather than the digest counting alerts
+// it could have listed a few seconds later.
+func digestMessages(ch *channel.Channel, bs []budget) int {
+	n := maxDigestMessages * digestLimits(channel.KindDingTalkRobot, 1).MaxBytes / digestLimits(ch.Kind, 1).MaxBytes
+	n = max(n, maxDigestMessages)
+	for _, b := range bs {
+		n = min(n, b.limit)
+	}
+	return max(1, n)
+}
 
 // step sends the channel's next delivery, or digests its queue, and says
 // how long to wait before the next step (0: at once).
@@ -261,11 +286,7 @@ func (w *worker) step(ctx context.Context) (time.Duration, error) {
 			}
 		}
 		if len(merge) > 1 && len(merge) > left {
-			// The digest takes as many messages as it needs to list its
-			// alerts, up to maxDigestMessages, however few the budget has
-			// free now: the parts past the budget wait for it, and a
-			// storm's alerts are listed rather than only counted.
-			if d, err = w.digest(ctx, merge, maxDigestMessages, now); err != nil {
+			if d, err = w.digest(ctx, merge, digestMessages(ch, bs), now); err != nil {
 				return 0, err
 			}
 		}
@@ -274,8 +295,21 @@ func (w *worker) step(ctx context.Context) (time.Duration, error) {
 }
 
 // mergeable reports whether d may go into a digest: not a digest itself,
-// and nothing of it sent yet.
-func mergeable(d *store.Delivery) bool { return d.Kind != store.KindDigest && d.PartsSent == 0 }
+// and nothing of it sent yet, to anyone.
+func mergeable(d *store.Delivery) bool {
+	return d.Kind != store.KindDigest && d.PartsSent == 0 && !reachedSome(d)
+}
+
+// reachedSome reports whether an earlier attempt at d reached some of its
+// recipients; merged into a digest, they would get it again. Only a
+// delivery attempted before is read.
+func reachedSome(d *store.Delivery) bool {
+	if d.Attempts == 0 {
+		return false
+	}
+	c, err := DecodeContent(d.Content)
+	return err != nil || len(c.Reached) > 0
+}
 
 // left returns how many messages every budget still allows now, and, when
 // none, when one frees.
@@ -360,11 +394,14 @@ type gate struct {
 	passed int // parts delivered or allowed to post, this attempt and before
 	posted int // parts this attempt allowed to post
 	now    func() time.Time
-	// stopped is set when the gate itself stopped the send.
-	stopped bool
+	// pending is set while the part last allowed to post is not known to
+	// have gone out: a client asks again only after a part went out, and
+	// a Send that returns nil delivered all it was allowed.
+	pending bool
 }
 
 func (g *gate) Before(ctx context.Context) error {
+	g.pending = false
 	if g.passed < g.skip {
 		g.passed++
 		return notify.ErrPartSent
@@ -373,17 +410,26 @@ func (g *gate) Before(ctx context.Context) error {
 	for _, b := range g.bs {
 		ok, free, err := g.w.o.opts.Store.ReserveSend(ctx, b.key, now, b.limit, b.window+g.w.o.opts.BudgetMargin)
 		if err != nil {
-			g.stopped = true
 			return err
 		}
 		if !ok {
-			g.stopped = true
 			return &errBudget{free: free}
 		}
 	}
 	g.passed++
 	g.posted++
+	g.pending = true
 	return nil
+}
+
+// failed takes back the part last allowed, when the send failed before
+// that part went out: it was not delivered, and the retry posts it.
+func (g *gate) failed() {
+	if g.pending {
+		g.pending = false
+		g.passed--
+		g.posted--
+	}
 }
 
 // usesParts reports whether a kind's client consults the PartGate itself;
@@ -402,7 +448,7 @@ func (w *worker) send(ctx context.Context, ch *channel.Channel, bs []budget, d *
 	start := o.opts.Now()
 	c, err := DecodeContent(d.Content)
 	if err != nil {
-		return w.finish(ctx, d, 0, start, &notify.Error{Action: notify.Permanent, Code: "corrupt-delivery", Message: err.Error()}, nil, nil)
+		return w.finish(ctx, d, 0, start, &notify.Error{Action: notify.Permanent, Code: "corrupt-delivery", Message: err.Error()}, nil, nil, nil)
 	}
 	attempt, err := o.opts.Store.StartSend(ctx, d.ID, start)
 	if err != nil {
@@ -413,8 +459,11 @@ func (w *worker) send(ctx context.Context, ch *channel.Channel, bs []budget, d *
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.opts.SendTimeout)
 	defer cancel()
 	sendCtx = notify.WithPartGate(sendCtx, g)
-	var notes []string
-	for _, msg := range msgs {
+	var (
+		notes    []string
+		failedAt int // the message that failed
+	)
+	for i, msg := range msgs {
 		if !usesParts(ch.Kind) {
 			if err = g.Before(sendCtx); errors.Is(err, notify.ErrPartSent) {
 				err = nil
@@ -423,20 +472,40 @@ func (w *worker) send(ctx context.Context, ch *channel.Channel, bs []budget, d *
 				break
 			}
 		}
+		if i == c.ReachedMessage {
+			msg.Reached = c.Reached
+		}
 		var n []string
 		n, err = o.opts.Sender.Send(sendCtx, ch, msg)
 		notes = append(notes, n...)
 		if err != nil {
+			g.failed()
+			failedAt = i
 			break
 		}
+		g.pending = false
 	}
-	partsSent := g.passed
-	if err != nil && !g.stopped && g.posted > 0 {
-		partsSent-- // the part that failed was let through but not delivered
+	// A message that reached some of its recipients before failing for
+	// the others goes, on the retry, to the others only.
+	var content json.RawMessage
+	if e, ok := errors.AsType[*notify.Error](err); ok && e.Action == notify.Retry && len(e.Reached) > 0 {
+		c.Reached, c.ReachedMessage = e.Reached, failedAt
+		raw, encErr := c.Encode()
+		if encErr != nil {
+			o.log.Error("recording who was reached failed; the retry goes to everyone", "delivery", d.ID, "err", encErr)
+		}
+		content = raw
 	}
-	g.passed = partsSent
-	return w.finish(ctx, d, attempt, start, err, g, notes)
+	// The attempt's outcome is recorded even when ctx ended meanwhile
+	// (shutting down): the send was given its time to finish, and what
+	// it did must not be lost.
+	recCtx, cancelRec := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancelRec()
+	return w.finish(recCtx, d, attempt, start, err, g, notes, content)
 }
+
+// recordTimeout bounds recording an attempt's outcome once ctx has ended.
+const recordTimeout = 10 * time.Second
 
 func (o *Outbox) location(ch *channel.Channel) *time.Location {
 	if ch.Timezone != "" {
@@ -466,10 +535,11 @@ func backoff(n int) time.Duration {
 }
 
 // finish records the outcome of an attempt.
-func (w *worker) finish(ctx context.Context, d *store.Delivery, attempt int, start time.Time, err error, g *gate, notes []string) error {
+// content, when set, is the delivery's content as the retry needs it.
+func (w *worker) finish(ctx context.Context, d *store.Delivery, attempt int, start time.Time, err error, g *gate, notes []string, content json.RawMessage) error {
 	o := w.o
 	now := o.opts.Now()
-	out := store.SendOutcome{Attempt: attempt, At: now, PartsSent: d.PartsSent, Notes: notes}
+	out := store.SendOutcome{Attempt: attempt, At: now, PartsSent: d.PartsSent, Notes: notes, Content: content}
 	if g != nil {
 		out.PartsSent, out.PartsThisAttempt = g.passed, g.posted
 	}

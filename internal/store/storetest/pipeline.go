@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,6 +51,11 @@ func testIngestLifecycle(t *testing.T, h Harness) {
 	}
 	if res.New != 2 || len(res.NewGroups) != 1 || !res.NewGroups[0].At.Equal(pt0.Add(30*time.Second)) {
 		t.Fatalf("first batch: %+v", res)
+	}
+	for i, c := range res.Changes {
+		if c.Index != i || c.Alert.Fingerprint != []store.IncomingAlert{a, b}[i].Alert.Fingerprint || c.Kind != store.EventFired {
+			t.Errorf("change %d: %s of %s at index %d", i, c.Kind, c.Alert.Fingerprint, c.Index)
+		}
 	}
 	got, err := s.GetAlert(ctx, a.Alert.Fingerprint)
 	if err != nil {
@@ -270,6 +276,20 @@ func testFlushGroup(t *testing.T, h Harness) {
 	if !notified || !muted {
 		t.Errorf("timeline lacks the delivery or the event: %+v", tl)
 	}
+
+	// A check between two milliseconds is not due before it, and due at
+	// the later one.
+	sub := incoming("Cpu", "n1", true)
+	sub.Groups[0].Start.NextCheck = now.Add(3*time.Hour + 300*time.Microsecond)
+	if _, err := s.IngestAlerts(ctx, []store.IncomingAlert{sub}, pt0, resolveTimeout); err != nil {
+		t.Fatal(err)
+	}
+	if due, _, err := s.NextGroupCheck(ctx, now.Add(3*time.Hour+100*time.Microsecond), 10); err != nil || slices.Contains(due, sub.Groups[0].Key) {
+		t.Errorf("a group checked at %v is due at %v: %v %v", sub.Groups[0].Start.NextCheck, now.Add(3*time.Hour+100*time.Microsecond), due, err)
+	}
+	if due, _, err := s.NextGroupCheck(ctx, now.Add(3*time.Hour+time.Millisecond), 10); err != nil || !slices.Contains(due, sub.Groups[0].Key) {
+		t.Errorf("a group checked at %v is not due a millisecond later: %v %v", sub.Groups[0].Start.NextCheck, due, err)
+	}
 }
 
 func testOutbox(t *testing.T, h Harness) {
@@ -307,7 +327,8 @@ func testOutbox(t *testing.T, h Harness) {
 	}
 	retryAt := pt0.Add(time.Minute)
 	if err := s.FinishSend(ctx, digest.ID, store.SendOutcome{Attempt: 1, At: pt0.Add(5 * time.Second), Status: store.DeliveryQueued,
-		NextAttemptAt: retryAt, Result: "retry", PartsSent: 1, Code: "system-busy", PlatformCode: -1, Message: "busy", PartsThisAttempt: 1}); err != nil {
+		NextAttemptAt: retryAt, Result: "retry", PartsSent: 1, Code: "system-busy", PlatformCode: -1, Message: "busy", PartsThisAttempt: 1,
+		Content: json.RawMessage(`{"reached":["user:a"]}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if due, next, _ := s.DueDeliveries(ctx, "c1", pt0.Add(10*time.Second), 10); len(due) != 0 || !next.Equal(retryAt) {
@@ -324,6 +345,11 @@ func testOutbox(t *testing.T, h Harness) {
 	if d.Status != store.DeliverySent || d.Attempts != 2 || d.PartsSent != 2 || !d.SentAt.Equal(retryAt) || len(d.AttemptLog) != 2 ||
 		d.AttemptLog[0].Code != "system-busy" || d.AttemptLog[0].PlatformCode != -1 || len(d.Notes) != 1 {
 		t.Errorf("sent digest: %+v", d)
+	}
+	// The content the retry recorded is kept; an outcome without one
+	// leaves it.
+	if string(d.Content) != `{"reached":["user:a"]}` {
+		t.Errorf("content after the retry recorded some: %s", d.Content)
 	}
 	merged, _ := s.GetDelivery(ctx, ds[1].ID)
 	if merged.Status != store.DeliveryMerged || merged.DigestID != digest.ID {

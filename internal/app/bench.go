@@ -56,7 +56,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer srv.Close()
-	api := benchAPI{base: strings.TrimSuffix(*base, "/"), token: *token}
+	client := &http.Client{Timeout: 30 * time.Second}
+	api := benchAPI{base: strings.TrimSuffix(*base, "/"), token: *token, client: client}
 	run := time.Now().UTC().Format("150405")
 	var ch struct{ ID string }
 	if err := api.do(ctx, "POST", "/api/v1/channels", map[string]any{
@@ -90,7 +91,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	p := storm.Plan{Alerts: *alerts, Names: *names, Over: *over, Batch: *batch, Senders: *senders, Run: "bench" + run}
 	fmt.Fprintf(stdout, "storm: %d alerts over %d alertnames in %v, robot at %s; waiting up to %v\n", p.Alerts, p.Names, p.Over, srv.URL, *wait)
 	start := time.Now()
-	if _, err := storm.Fire(ctx, http.DefaultClient, api.base, api.token, p); err != nil {
+	if _, err := storm.Fire(ctx, client, api.base, api.token, p); err != nil {
 		return fmt.Errorf("fire the storm: %w", err)
 	}
 	fmt.Fprintf(stdout, "storm sent in %v\n", time.Since(start).Round(time.Millisecond))
@@ -129,7 +130,10 @@ func robotReport(fake *notifytest.DingTalk, token string, p storm.Plan) storm.Re
 }
 
 // benchAPI calls Tocsin's API with the admin token.
-type benchAPI struct{ base, token string }
+type benchAPI struct {
+	base, token string
+	client      *http.Client
+}
 
 func (a benchAPI) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
@@ -146,7 +150,7 @@ func (a benchAPI) do(ctx context.Context, method, path string, body, out any) er
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.client.Do(req)
 	if err != nil {
 		return err
 	}

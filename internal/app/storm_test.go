@@ -77,22 +77,7 @@ func (r *stormRig) configure(t *testing.T, base string) {
 }
 
 // report analyses what the robot accepted.
-func (r *stormRig) report(p storm.Plan) storm.Report {
-	var msgs []storm.Message
-	for _, m := range r.fake.Accepted(robotToken) {
-		msgs = append(msgs, storm.Message{At: m.At, Text: m.Title + "\n" + m.Text})
-	}
-	refusals, dups := 0, 0
-	for _, a := range r.fake.Attempts(robotToken) {
-		switch {
-		case a.Duplicate:
-			dups++
-		case a.ErrCode != 0 || a.Status != http.StatusOK:
-			refusals++
-		}
-	}
-	return storm.Analyze(p, msgs, refusals, dups, time.Minute)
-}
+func (r *stormRig) report(p storm.Plan) storm.Report { return robotReport(r.fake, robotToken, p) }
 
 // waitDelivered polls until every alert of p reached the robot or the
 // deadline (real time) passes.

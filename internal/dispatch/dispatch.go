@@ -249,9 +249,9 @@ func (d *Dispatcher) Ingest(ctx context.Context, alerts []alert.Alert) (store.In
 		}
 		batch[i].Alert = a
 		for _, p := range route.Route(d.policies, a.Labels) {
-			gl := p.GroupLabels(a.Labels)
+			gl, key := p.Group(a.Labels)
 			batch[i].Groups = append(batch[i].Groups, store.GroupRef{
-				Key: p.ID + ":" + gl.String(), PolicyID: p.ID, Labels: gl, Start: route.StartGroup(p, now),
+				Key: key, PolicyID: p.ID, Labels: gl, Start: route.StartGroup(p, now),
 			})
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/intake"
@@ -112,6 +111,3 @@ func (d *Dispatcher) Relay(ctx context.Context, channelID string, n *intake.Noti
 func (d *Dispatcher) SetState(ctx context.Context, fp alert.Fingerprint, state alert.State, actor, detail string) (*store.StoredAlert, error) {
 	return d.opts.Store.SetAlertState(ctx, fp, state, strings.TrimSpace(actor), detail, d.opts.Now())
 }
-
-// Now is the dispatcher's clock.
-func (d *Dispatcher) Now() time.Time { return d.opts.Now() }

@@ -108,7 +108,15 @@ func (p *Policy) GroupLabels(ls alert.Labels) alert.Labels {
 // across restarts and label order, and changes when the policy's group_by
 // does (old groups then run out on their own).
 func (p *Policy) GroupKey(ls alert.Labels) string {
-	return p.ID + ":" + p.GroupLabels(ls).String()
+	_, key := p.Group(ls)
+	return key
+}
+
+// Group returns both the group labels of ls and its group key, computing
+// the labels once.
+func (p *Policy) Group(ls alert.Labels) (labels alert.Labels, key string) {
+	gl := p.GroupLabels(ls)
+	return gl, p.ID + ":" + gl.String()
 }
 
 // Route returns the policies ls goes to, in order: the first matching

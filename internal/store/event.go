@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -108,16 +109,16 @@ func NewEvent(id string, e *intake.Event, now time.Time) Event {
 }
 
 // EncodeLabels returns labels as the JSON object a backend stores.
-func EncodeLabels(ls alert.Labels) []byte {
-	b, _ := json.Marshal(ls.Map()) // a map of strings always encodes
-	return b
-}
+func EncodeLabels(ls alert.Labels) []byte { return ls.AppendJSON(nil) }
 
 // DecodeLabels reads labels stored by EncodeLabels.
 func DecodeLabels(data []byte) (alert.Labels, error) {
+	if len(data) == 0 || string(data) == "{}" {
+		return alert.Labels{}, nil
+	}
 	var m map[string]string
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("decode labels: %w", err)
 	}
 	return alert.FromMap(m), nil
 }

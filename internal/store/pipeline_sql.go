@@ -142,17 +142,6 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-func decodeLabels(s string) (alert.Labels, error) {
-	if s == "{}" || s == "" {
-		return alert.Labels{}, nil
-	}
-	var m map[string]string
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, fmt.Errorf("decode labels: %w", err)
-	}
-	return alert.FromMap(m), nil
-}
-
 const alertColumns = `fingerprint, labels, annotations, starts_at, ends_at, ends_set, generator_url, source, severity, state, state_by, state_at, received_at, updated_at`
 
 func scanAlert(s Scanner) (*StoredAlert, error) {
@@ -165,10 +154,10 @@ func scanAlert(s Scanner) (*StoredAlert, error) {
 		return nil, err
 	}
 	var err error
-	if a.Labels, err = decodeLabels(labels); err != nil {
+	if a.Labels, err = DecodeLabels([]byte(labels)); err != nil {
 		return nil, err
 	}
-	if a.Annotations, err = decodeLabels(annotations); err != nil {
+	if a.Annotations, err = DecodeLabels([]byte(annotations)); err != nil {
 		return nil, err
 	}
 	a.Fingerprint = alert.Fingerprint(uint64(fp))
@@ -600,7 +589,7 @@ func (p *SQLPipeline) FlushGroup(ctx context.Context, key string, now time.Time,
 		if err != nil {
 			return fmt.Errorf("read group: %w", err)
 		}
-		if g.Labels, err = decodeLabels(labels); err != nil {
+		if g.Labels, err = DecodeLabels([]byte(labels)); err != nil {
 			return err
 		}
 		if err := json.Unmarshal([]byte(state), &g.State); err != nil {

@@ -26,8 +26,10 @@ import (
 
 	"github.com/tocsinhq/tocsin/internal/channel"
 	"github.com/tocsinhq/tocsin/internal/contact"
+	"github.com/tocsinhq/tocsin/internal/datasource"
 	"github.com/tocsinhq/tocsin/internal/intake"
 	"github.com/tocsinhq/tocsin/internal/route"
+	"github.com/tocsinhq/tocsin/internal/rule"
 )
 
 // Store is what Tocsin keeps. Implementations are safe for concurrent use.
@@ -175,6 +177,52 @@ type Store interface {
 	// order), at most f.Limit of them, after the cursor f.Cursor; next is
 	// the cursor of the following page, "" on the last page.
 	ListEvents(ctx context.Context, f EventFilter) (items []*Event, next string, err error)
+
+	// CreateRule stores r, assigning ID, CreatedAt and UpdatedAt from now.
+	// policyID is the policy the rule notifies through ("" for none: its
+	// alerts are routed like any other); datasourceID the data source it
+	// queries ("" for the embedded store). ErrConflict when the name is
+	// taken; ErrNotFound (naming it) when the policy or data source is
+	// gone.
+	CreateRule(ctx context.Context, r *rule.Rule, policyID, datasourceID string, now time.Time) error
+	// GetRule returns the rule with that id, or ErrNotFound.
+	GetRule(ctx context.Context, id string) (*StoredRule, error)
+	// GetRuleByName returns the rule with exactly that name, or ErrNotFound.
+	GetRuleByName(ctx context.Context, name string) (*StoredRule, error)
+	// UpdateRule replaces the rule r.ID (CreatedAt kept, UpdatedAt = now).
+	// ErrNotFound, ErrConflict as in CreateRule.
+	UpdateRule(ctx context.Context, r *rule.Rule, policyID, datasourceID string, now time.Time) error
+	// DeleteRule removes a rule and its state. ErrNotFound when there is
+	// none.
+	DeleteRule(ctx context.Context, id string) error
+	// ListRules returns a page of rules in name order.
+	ListRules(ctx context.Context, f RuleFilter) (items []*StoredRule, next string, err error)
+	// AllRules returns every rule, in name order, for the evaluator.
+	AllRules(ctx context.Context) ([]*StoredRule, error)
+	// SaveRuleState stores a rule's evaluation state, replacing the
+	// earlier one. ErrNotFound when the rule is gone (deleted meanwhile).
+	SaveRuleState(ctx context.Context, st *RuleState) error
+	// RuleState returns a rule's state, or ErrNotFound before its first
+	// evaluation.
+	RuleState(ctx context.Context, ruleID string) (*RuleState, error)
+	// AllRuleStates returns every rule's state, for the evaluator's start.
+	AllRuleStates(ctx context.Context) ([]*RuleState, error)
+
+	// CreateDatasource stores d, assigning ID, CreatedAt and UpdatedAt,
+	// its secrets sealed. ErrConflict when the name is taken.
+	CreateDatasource(ctx context.Context, d *datasource.Source, now time.Time) error
+	// GetDatasource and GetDatasourceByName return a data source with its
+	// secrets in clear (for querying; the API masks them), or ErrNotFound.
+	GetDatasource(ctx context.Context, id string) (*datasource.Source, error)
+	GetDatasourceByName(ctx context.Context, name string) (*datasource.Source, error)
+	// UpdateDatasource replaces the data source d.ID. ErrNotFound,
+	// ErrConflict as in CreateDatasource.
+	UpdateDatasource(ctx context.Context, d *datasource.Source, now time.Time) error
+	// DeleteDatasource removes a data source; ErrConflict naming the rules
+	// that use it, ErrNotFound when there is none.
+	DeleteDatasource(ctx context.Context, id string) error
+	// ListDatasources returns a page of data sources in name order.
+	ListDatasources(ctx context.Context, f DatasourceFilter) (items []*datasource.Source, next string, err error)
 
 	// Meta returns a server-wide value (the admin token hash, …), or
 	// ErrNotFound.

@@ -76,6 +76,8 @@ type Dispatcher struct {
 	policies []route.Policy
 	byID     map[string]*route.Policy
 	silences []route.Silence
+	// ruleRoutes maps rule names to the policies they notify through.
+	ruleRoutes map[string]string
 	// sources are the alerts that may inhibit others (they match an
 	// inhibition rule's source matchers), kept as received; sourceList is
 	// the same as a slice, rebuilt when sources change.
@@ -186,6 +188,28 @@ func (d *Dispatcher) ReloadPolicies(ctx context.Context) error {
 	return nil
 }
 
+// SetRuleRoutes sets the policies rules notify through: rule name →
+// policy id. An alert a rule raised (source rule, alertname the rule's
+// name) goes to its rule's policy alone instead of the policies its labels
+// select.
+func (d *Dispatcher) SetRuleRoutes(routes map[string]string) {
+	d.mu.Lock()
+	d.ruleRoutes = routes
+	d.mu.Unlock()
+}
+
+// routes returns the policies an alert goes to: its rule's, when a rule
+// raised it and names one that exists, else those its labels select.
+// Call it with d.mu held.
+func (d *Dispatcher) routes(a *alert.Alert) []*route.Policy {
+	if a.Source == intake.SourceRule {
+		if p := d.byID[d.ruleRoutes[a.Name()]]; p != nil {
+			return []*route.Policy{p}
+		}
+	}
+	return route.Route(d.policies, a.Labels)
+}
+
 // ReloadSilences re-reads the silences.
 func (d *Dispatcher) ReloadSilences(ctx context.Context) error {
 	ss, err := d.opts.Silences(ctx, d.opts.Now())
@@ -248,7 +272,7 @@ func (d *Dispatcher) Ingest(ctx context.Context, alerts []alert.Alert) (store.In
 			a.EndsAt = now.Add(NotificationTimeout)
 		}
 		batch[i].Alert = a
-		for _, p := range route.Route(d.policies, a.Labels) {
+		for _, p := range d.routes(&a) {
 			gl, key := p.Group(a.Labels)
 			batch[i].Groups = append(batch[i].Groups, store.GroupRef{
 				Key: key, PolicyID: p.ID, Labels: gl, Start: route.StartGroup(p, now),
@@ -515,7 +539,7 @@ func (d *Dispatcher) plan(ctx context.Context, g *store.StoredGroup, members []*
 		alerts []alert.Alert
 	)
 	for _, a := range members {
-		if !slices.Contains(route.Route(d.policies, a.Labels), p) || p.GroupKey(a.Labels) != g.Key {
+		if !slices.Contains(d.routes(&a.Alert), p) || p.GroupKey(a.Labels) != g.Key {
 			plan.Forget = append(plan.Forget, a.Fingerprint)
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/contact"
+	"github.com/tocsinhq/tocsin/internal/intake"
 	"github.com/tocsinhq/tocsin/internal/notify"
 	"github.com/tocsinhq/tocsin/internal/notify/outbox"
 	"github.com/tocsinhq/tocsin/internal/route"
@@ -669,5 +670,45 @@ func TestCheckGroupsWithASubMillisecondClock(t *testing.T) {
 	}
 	if n := len(r.deliveries("ch-1")); n != 1 {
 		t.Errorf("%d deliveries once group_wait passed, want 1", n)
+	}
+}
+
+func TestRuleAlertsGoToTheirRulesPolicy(t *testing.T) {
+	r := newRig(t)
+	all := policy("p1", ``, "ch-all")
+	all.GroupWait = 0
+	mine := policy("p2", `never="matched"`, "ch-rule")
+	mine.GroupWait = 0
+	r.setPolicies(all, mine)
+	r.start(r.d)
+	r.d.SetRuleRoutes(map[string]string{"HighGC": "p2", "Gone": "p-deleted"})
+
+	ruled := fire("alertname", "HighGC", "instance", "a")
+	ruled.Source = intake.SourceRule
+	// The same name from elsewhere, and a rule whose policy is gone, route
+	// by labels.
+	other := fire("alertname", "HighGC", "instance", "b")
+	orphan := fire("alertname", "Gone")
+	orphan.Source = intake.SourceRule
+	r.ingest(ruled, other, orphan)
+	r.check(t0.Add(time.Second))
+
+	if got := r.deliveries("ch-rule"); len(got) != 1 || !slices.Equal(got[0].firing(), sortedFPs(ruled)) {
+		t.Errorf("the rule's policy got %v, want one delivery of the rule's alert", got)
+	}
+	var firing []alert.Fingerprint
+	for _, d := range r.deliveries("ch-all") {
+		firing = append(firing, d.firing()...)
+	}
+	slices.Sort(firing)
+	if want := sortedFPs(other, orphan); !slices.Equal(firing, want) {
+		t.Errorf("the catch-all got %v, want %v", firing, want)
+	}
+	// Group checks keep the rule's alert in its rule's group.
+	r.check(t0.Add(10 * time.Minute))
+	for _, d := range r.deliveries("ch-all") {
+		if slices.Contains(d.firing(), ruled.Fingerprint) {
+			t.Errorf("a later check moved the rule's alert to the catch-all")
+		}
 	}
 }

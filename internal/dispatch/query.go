@@ -36,7 +36,7 @@ func (d *Dispatcher) Alerts(ctx context.Context, q AlertQuery) ([]intake.Gettabl
 		if a.EndsSet {
 			info.EndsAt = a.EndsAt
 		}
-		for _, p := range route.Route(d.policies, a.Labels) {
+		for _, p := range d.routes(&a.Alert) {
 			info.Receivers = append(info.Receivers, p.Name)
 		}
 		if q.Receiver != nil {

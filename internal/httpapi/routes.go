@@ -69,6 +69,33 @@ func (s *Server) routes() {
 
 	// Everything else under /api/ and /hooks/ answers JSON, after auth, so
 	// a typo reads as "no such route" rather than an HTML page.
+	s.handle("GET /api/v1/rules", s.listRules)
+	s.handle("POST /api/v1/rules", s.createRule)
+	s.handle("POST /api/v1/rules/preview", s.previewRule)
+	s.handle("POST /api/v1/rules/import", s.importRules)
+	s.handle("GET /api/v1/rules/export", s.exportRules)
+	s.handle("GET /api/v1/rules/{id}", s.getRule)
+	s.handle("PUT /api/v1/rules/{id}", s.updateRule)
+	s.handle("DELETE /api/v1/rules/{id}", s.deleteRule)
+	s.handle("GET /api/v1/datasources", s.listDatasources)
+	s.handle("POST /api/v1/datasources", s.createDatasource)
+	s.handle("GET /api/v1/datasources/{id}", s.getDatasource)
+	s.handle("PUT /api/v1/datasources/{id}", s.updateDatasource)
+	s.handle("DELETE /api/v1/datasources/{id}", s.deleteDatasource)
+	s.handle("POST /api/v1/datasources/{id}/test", s.testDatasource)
+	// Metrics: intake behind the intake tokens (the handlers cap and
+	// read their own bodies, which are compressed); the query API for
+	// Grafana and people behind the same tokens, read-only.
+	if h := s.opts.MetricsWrite; h != nil {
+		s.mux.Handle("POST /api/v1/write", s.requireIntake(h))
+	}
+	if h := s.opts.MetricsOTLP; h != nil {
+		s.mux.Handle("POST /v1/metrics", s.requireIntake(h))
+	}
+	if h := s.opts.PromAPI; h != nil {
+		s.mux.Handle("/prometheus/", s.requireIntake(http.StripPrefix("/prometheus", h)))
+	}
+
 	s.handle("/api/", s.notFound)
 	s.handle("/hooks/", s.notFound)
 }

@@ -78,6 +78,21 @@ type Options struct {
 	// were stored already (the same source and sender's id) are left out.
 	// It runs in the request: hand the ids on, do not work on them there.
 	EventsReceived func(ids []string)
+	// Rules, when set, evaluates rules: rule answers carry its status,
+	// and POST /api/v1/rules/preview asks it.
+	Rules Rules
+	// RulesChanged, when set, is called after a rule or data source was
+	// created, updated or deleted, for the evaluator to reload. It runs in
+	// the request: signal, do not reload there.
+	RulesChanged func()
+	// DatasourceClient sends data source test queries; http.DefaultClient
+	// when nil.
+	DatasourceClient *http.Client
+	// MetricsWrite and MetricsOTLP, when set, take Prometheus remote
+	// write (POST /api/v1/write) and OTLP/HTTP metrics (POST /v1/metrics)
+	// behind the intake tokens; PromAPI, when set, answers the Prometheus
+	// query API under /prometheus (the prefix stripped).
+	MetricsWrite, MetricsOTLP, PromAPI http.Handler
 }
 
 // Server is the HTTP handler.

@@ -14,6 +14,7 @@ const (
 	SourceWebhook      = "webhook"      // Alertmanager webhook notifications
 	SourceGrafana      = "grafana"
 	SourceNative       = "native"
+	SourceRule         = "rule" // raised by Tocsin's own rules
 )
 
 // postableAlert is one element of Alertmanager's postableAlerts

@@ -53,6 +53,11 @@ type Config struct {
 	// ResolveTimeout ends an alert sent without an end this long after it
 	// was last received, as Alertmanager's resolve_timeout.
 	ResolveTimeout time.Duration `yaml:"resolve_timeout"`
+	// MetricsRetention is how long the embedded metric store keeps
+	// samples.
+	MetricsRetention time.Duration `yaml:"metrics_retention"`
+	// RuleConcurrency bounds the rule evaluations running at once.
+	RuleConcurrency int `yaml:"rule_concurrency"`
 	// InhibitRules, from the file's inhibit_rules (Alertmanager's
 	// source_matchers / target_matchers / equal form).
 	InhibitRules []route.InhibitRule `yaml:"-"`
@@ -91,6 +96,8 @@ func Default() Config {
 		MaxBodyBytes:         1 << 20,
 		SendTimeout:          10 * time.Second,
 		ResolveTimeout:       5 * time.Minute,
+		MetricsRetention:     15 * 24 * time.Hour,
+		RuleConcurrency:      4,
 		LogLevel:             "info",
 		LogFormat:            "text",
 	}
@@ -119,6 +126,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		wecomBase  = fs.String("wecom-base-url", "", "base URL of WeCom's API (env TOCSIN_WECOM_BASE_URL; default "+cfg.WeComBaseURL+")")
 		logLevel   = fs.String("log-level", "", "debug, info, warn or error (env TOCSIN_LOG_LEVEL)")
 		logFormat  = fs.String("log-format", "", "text or json (env TOCSIN_LOG_FORMAT)")
+		retention  = fs.String("metrics-retention", "", "how long the embedded metric store keeps samples, such as 15d or 720h (env TOCSIN_METRICS_RETENTION; default 15d)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -158,6 +166,13 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	set(&cfg.WeComBaseURL, *wecomBase, "TOCSIN_WECOM_BASE_URL")
 	set(&cfg.LogLevel, *logLevel, "TOCSIN_LOG_LEVEL")
 	set(&cfg.LogFormat, *logFormat, "TOCSIN_LOG_FORMAT")
+	if v := pick(*retention, "TOCSIN_METRICS_RETENTION"); v != "" {
+		d, err := route.ParseDuration(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("metrics retention: %w", err)
+		}
+		cfg.MetricsRetention = d
+	}
 	if v := pick(*dbURL, "TOCSIN_DATABASE_URL"); v != "" {
 		cfg.DatabaseURL = secret.New(v)
 	}
@@ -255,6 +270,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ResolveTimeout <= 0 {
 		bad("resolve_timeout must be positive, like 5m")
+	}
+	if c.MetricsRetention < time.Hour {
+		bad("metrics retention must be at least 1h (rules compare with an hour earlier), like 15d; got %s", c.MetricsRetention)
+	}
+	if c.RuleConcurrency < 1 || c.RuleConcurrency > 256 {
+		bad("rule_concurrency must be from 1 to 256, got %d", c.RuleConcurrency)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -143,14 +143,41 @@ func InUse(what string, groups, policies []string) error {
 	if len(groups) == 0 && len(policies) == 0 {
 		return fmt.Errorf("%s is in a contact group or a target of a policy: take it out of them first: %w", what, ErrConflict)
 	}
-	var held, fixes []string
-	if n := len(groups); n > 0 {
-		held = append(held, "in "+plural(n, "contact group")+" "+quoteAll(groups))
-		fixes = append(fixes, "take it out of "+choose(n, "that group", "those groups"))
+	return refused(what,
+		holders{groups, "in contact group", "in contact groups", "take it out of that group", "take it out of those groups"},
+		holders{policies, "a target of policy", "a target of policies", "remove it from that policy", "remove it from those policies"})
+}
+
+// UsedByRules is the error for deleting what rules use (the policy they
+// notify through, the data source they query): ErrConflict, naming the
+// rules. what names the object ("policy 01…"). With none named, a foreign
+// key caught a rule written after the store looked.
+func UsedByRules(what string, rules []string) error {
+	if len(rules) == 0 {
+		return fmt.Errorf("%s is used by a rule: change or delete the rule first: %w", what, ErrConflict)
 	}
-	if n := len(policies); n > 0 {
-		held = append(held, "a target of "+choose(n, "policy", "policies")+" "+quoteAll(policies))
-		fixes = append(fixes, "remove it from "+choose(n, "that policy", "those policies"))
+	return refused(what, holders{rules, "used by rule", "used by rules", "change or delete that rule", "change or delete those rules"})
+}
+
+// holders are the objects of one kind that refer to what a deletion would
+// remove, and how a refusal words them: how the object is held by one of
+// them and by several ("in contact group"), and what to do first.
+type holders struct {
+	names           []string
+	one, many       string
+	fixOne, fixMany string
+}
+
+// refused is the error for deleting what the holders refer to:
+// ErrConflict, naming them; kinds without names are left out, and at
+// least one kind has names.
+func refused(what string, hs ...holders) error {
+	var held, fixes []string
+	for _, h := range hs {
+		if n := len(h.names); n > 0 {
+			held = append(held, choose(n, h.one, h.many)+" "+quoteAll(h.names))
+			fixes = append(fixes, choose(n, h.fixOne, h.fixMany))
+		}
 	}
 	return fmt.Errorf("%s is %s: %s first: %w", what, strings.Join(held, " and "), strings.Join(fixes, " and "), ErrConflict)
 }

@@ -117,15 +117,7 @@ func (r PolicyRecord) Decode() (*route.Policy, error) {
 
 // DecodePolicies decodes records in their order.
 func DecodePolicies(rs []PolicyRecord) ([]*route.Policy, error) {
-	ps := make([]*route.Policy, 0, len(rs))
-	for _, r := range rs {
-		p, err := r.Decode()
-		if err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	return ps, nil
+	return decodeAll(rs, PolicyRecord.Decode)
 }
 
 // PolicyTarget is one target of a policy, as a backend reads it from the

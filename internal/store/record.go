@@ -92,19 +92,25 @@ func (r ChannelRecord) Decode(box *secret.Box) (*channel.Channel, error) {
 // with one record more than limit: that one, if there, tells that another
 // page follows, and next is the cursor that starts it.
 func ChannelPage(box *secret.Box, rs []ChannelRecord, limit int) (items []*channel.Channel, next string, err error) {
-	if len(rs) > limit {
-		rs = rs[:limit]
-		next = rs[limit-1].ID
-	}
-	items = make([]*channel.Channel, 0, len(rs))
-	for _, r := range rs {
-		ch, err := r.Decode(box)
-		if err != nil {
-			return nil, "", err
-		}
-		items = append(items, ch)
+	rs, next = Page(rs, limit, func(r ChannelRecord) string { return r.ID })
+	items, err = decodeAll(rs, func(r ChannelRecord) (*channel.Channel, error) { return r.Decode(box) })
+	if err != nil {
+		return nil, "", err
 	}
 	return items, next, nil
+}
+
+// decodeAll decodes records in their order, stopping at the first error.
+func decodeAll[R, T any](rs []R, decode func(R) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(rs))
+	for _, r := range rs {
+		v, err := decode(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // sealSettings splits ch's settings into their stored form: the settings
@@ -119,19 +125,49 @@ func sealSettings(box *secret.Box, ch *channel.Channel) (settings, sealed []byte
 	}
 	values := map[string]string{}
 	for _, f := range ch.Settings.Secrets() {
-		if v := f.Get(); v != "" {
-			values[f.Name] = v
+		values[f.Name] = f.Get()
+	}
+	sealed, err = sealSecrets(box, ch.ID, values)
+	if err != nil {
+		return nil, nil, err
+	}
+	return settings, sealed, nil
+}
+
+// sealSecrets seals the non-empty values of secrets, by name, with the id
+// of the object holding them as additional data: a sealed blob moved to
+// another row does not open.
+func sealSecrets(box *secret.Box, id string, secrets map[string]string) ([]byte, error) {
+	values := make(map[string]string, len(secrets))
+	for name, v := range secrets {
+		if v != "" {
+			values[name] = v
 		}
 	}
 	plain, err := json.Marshal(values)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode secrets: %w", err)
+		return nil, fmt.Errorf("encode secrets: %w", err)
 	}
-	sealed, err = box.Seal(plain, []byte(ch.ID))
+	sealed, err := box.Seal(plain, []byte(id))
 	if err != nil {
-		return nil, nil, fmt.Errorf("seal secrets: %w", err)
+		return nil, fmt.Errorf("seal secrets: %w", err)
 	}
-	return settings, sealed, nil
+	return sealed, nil
+}
+
+// openSecrets returns the secrets sealSecrets sealed under id; a name it
+// left out (an empty value) reads as "". kind names the object's kind in
+// errors ("channel").
+func openSecrets(box *secret.Box, kind, id string, sealed []byte) (map[string]string, error) {
+	plain, err := box.Open(sealed, []byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", kind, id, err)
+	}
+	var values map[string]string
+	if err := json.Unmarshal(plain, &values); err != nil {
+		return nil, fmt.Errorf("%s %s: decode secrets: %w", kind, id, err)
+	}
+	return values, nil
 }
 
 // openSettings rebuilds a channel's settings from their stored form.
@@ -143,13 +179,9 @@ func openSettings(box *secret.Box, id string, kind channel.Kind, settings, seale
 	if err := json.Unmarshal(settings, s); err != nil {
 		return nil, fmt.Errorf("channel %s: decode settings: %w", id, err)
 	}
-	plain, err := box.Open(sealed, []byte(id))
+	values, err := openSecrets(box, "channel", id, sealed)
 	if err != nil {
-		return nil, fmt.Errorf("channel %s: %w", id, err)
-	}
-	var values map[string]string
-	if err := json.Unmarshal(plain, &values); err != nil {
-		return nil, fmt.Errorf("channel %s: decode secrets: %w", id, err)
+		return nil, err
 	}
 	for _, f := range s.Secrets() {
 		f.Set(values[f.Name])

@@ -3,11 +3,12 @@
 // kinds, the stored form of a channel (ChannelRecord, which seals channel
 // secrets so no backend ever writes one in clear), the checks and messages
 // of contact groups' membership, the stored form of a policy
-// (PolicyRecord), the stored form of events and the text their searches
-// match, loading and running embedded migrations, and transactions. What
-// the package does not have is
-// SQL: each backend writes its own, and its own migrations. The behaviour
-// both backends must have is pinned down by the one contract suite in
+// (PolicyRecord), of a rule (RuleRecord) and of a data source
+// (DatasourceRecord, sealed as channels are), the stored form of events
+// and the text their searches match, loading and running embedded
+// migrations, and transactions. What the package does not have is SQL:
+// each backend writes its own, and its own migrations. The behaviour both
+// backends must have is pinned down by the one contract suite in
 // store/storetest.
 package store
 
@@ -119,7 +120,8 @@ type Store interface {
 	// CreatePolicy), ErrConflict.
 	UpdatePolicy(ctx context.Context, p *route.Policy, now time.Time) error
 	// DeletePolicy removes a policy and its targets (never the channels
-	// and groups themselves). ErrNotFound when there is none.
+	// and groups themselves). ErrNotFound when there is none; ErrConflict,
+	// naming them, while rules notify through it (UsedByRules).
 	DeletePolicy(ctx context.Context, id string) error
 	// ListPolicies returns policies with their targets in routing order,
 	// (Position, ID), at most f.Limit of them, after the cursor f.Cursor
@@ -178,50 +180,66 @@ type Store interface {
 	// the cursor of the following page, "" on the last page.
 	ListEvents(ctx context.Context, f EventFilter) (items []*Event, next string, err error)
 
-	// CreateRule stores r, assigning ID, CreatedAt and UpdatedAt from now.
-	// policyID is the policy the rule notifies through ("" for none: its
-	// alerts are routed like any other); datasourceID the data source it
-	// queries ("" for the embedded store). ErrConflict when the name is
-	// taken; ErrNotFound (naming it) when the policy or data source is
-	// gone.
+	// CreateRule stores r, assigning ID, CreatedAt and UpdatedAt from now
+	// (StoredTime), and sets those fields of r; every other field is kept
+	// as given (see RuleRecord). policyID is the policy the rule notifies
+	// through ("" for none: its alerts are routed like any other);
+	// datasourceID the data source it queries ("" for the embedded
+	// store); they must agree with r's names (EncodeRule). ErrConflict
+	// when the name is taken (compared exactly); ErrNotFound, naming it,
+	// when the policy or data source does not exist.
 	CreateRule(ctx context.Context, r *rule.Rule, policyID, datasourceID string, now time.Time) error
-	// GetRule returns the rule with that id, or ErrNotFound.
+	// GetRule returns the rule with that id, or ErrNotFound. A named
+	// policy target and an external data source read as the current names
+	// of the policy and data source the rule's ids name.
 	GetRule(ctx context.Context, id string) (*StoredRule, error)
 	// GetRuleByName returns the rule with exactly that name, or ErrNotFound.
 	GetRuleByName(ctx context.Context, name string) (*StoredRule, error)
-	// UpdateRule replaces the rule r.ID (CreatedAt kept, UpdatedAt = now).
-	// ErrNotFound, ErrConflict as in CreateRule.
+	// UpdateRule replaces the rule r.ID (every field but ID and
+	// CreatedAt; UpdatedAt = now), and sets r.CreatedAt and r.UpdatedAt as
+	// stored. Its state is kept. ErrNotFound, ErrConflict as in
+	// CreateRule.
 	UpdateRule(ctx context.Context, r *rule.Rule, policyID, datasourceID string, now time.Time) error
 	// DeleteRule removes a rule and its state. ErrNotFound when there is
 	// none.
 	DeleteRule(ctx context.Context, id string) error
-	// ListRules returns a page of rules in name order.
+	// ListRules returns rules in id order (creation order), paged as
+	// ListChannels.
 	ListRules(ctx context.Context, f RuleFilter) (items []*StoredRule, next string, err error)
-	// AllRules returns every rule, in name order, for the evaluator.
+	// AllRules returns every rule in id order (creation order), read at
+	// one moment, for the evaluator.
 	AllRules(ctx context.Context) ([]*StoredRule, error)
-	// SaveRuleState stores a rule's evaluation state, replacing the
-	// earlier one. ErrNotFound when the rule is gone (deleted meanwhile).
+	// SaveRuleState stores a rule's evaluation state as StoredRuleState
+	// makes it, replacing the earlier one. ErrNotFound when the rule is
+	// gone (deleted meanwhile).
 	SaveRuleState(ctx context.Context, st *RuleState) error
 	// RuleState returns a rule's state, or ErrNotFound before its first
-	// evaluation.
+	// evaluation (and for a rule that does not exist).
 	RuleState(ctx context.Context, ruleID string) (*RuleState, error)
-	// AllRuleStates returns every rule's state, for the evaluator's start.
+	// AllRuleStates returns every rule's state in rule id order, for the
+	// evaluator's start.
 	AllRuleStates(ctx context.Context) ([]*RuleState, error)
 
-	// CreateDatasource stores d, assigning ID, CreatedAt and UpdatedAt,
-	// its secrets sealed. ErrConflict when the name is taken.
+	// CreateDatasource stores d, assigning ID, CreatedAt and UpdatedAt from
+	// now (StoredTime), its secrets sealed, and sets those fields of d.
+	// ErrConflict when the name is taken (compared exactly).
 	CreateDatasource(ctx context.Context, d *datasource.Source, now time.Time) error
-	// GetDatasource and GetDatasourceByName return a data source with its
-	// secrets in clear (for querying; the API masks them), or ErrNotFound.
+	// GetDatasource and GetDatasourceByName (exact name) return a data
+	// source with its secrets in clear (for querying; the API masks them),
+	// or ErrNotFound.
 	GetDatasource(ctx context.Context, id string) (*datasource.Source, error)
 	GetDatasourceByName(ctx context.Context, name string) (*datasource.Source, error)
-	// UpdateDatasource replaces the data source d.ID. ErrNotFound,
-	// ErrConflict as in CreateDatasource.
+	// UpdateDatasource replaces the data source d.ID (every field but ID
+	// and CreatedAt; UpdatedAt = now), secrets as given (the API puts the
+	// stored ones back for masked values), and sets d.CreatedAt and
+	// d.UpdatedAt as stored. ErrNotFound, ErrConflict as in
+	// CreateDatasource.
 	UpdateDatasource(ctx context.Context, d *datasource.Source, now time.Time) error
-	// DeleteDatasource removes a data source; ErrConflict naming the rules
-	// that use it, ErrNotFound when there is none.
+	// DeleteDatasource removes a data source. ErrNotFound when there is
+	// none; ErrConflict, naming them, while rules query it (UsedByRules).
 	DeleteDatasource(ctx context.Context, id string) error
-	// ListDatasources returns a page of data sources in name order.
+	// ListDatasources returns data sources in id order (creation order),
+	// paged as ListChannels.
 	ListDatasources(ctx context.Context, f DatasourceFilter) (items []*datasource.Source, next string, err error)
 
 	// Meta returns a server-wide value (the admin token hash, …), or

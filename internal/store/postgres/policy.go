@@ -80,11 +80,14 @@ func (db *DB) UpdatePolicy(ctx context.Context, p *route.Policy, now time.Time) 
 	return nil
 }
 
-// DeletePolicy removes the policy with that id and its targets.
+// DeletePolicy removes the policy with that id and its targets, unless
+// rules notify through it.
 func (db *DB) DeletePolicy(ctx context.Context, id string) error {
 	return store.InTx(ctx, db.db, nil, func(tx *sql.Tx) error {
-		// Nothing refers to policies by key: no key can refuse this.
-		return deleteByID(ctx, tx, "policies", "policy", id, nil)
+		if err := refuseUsedByRules(ctx, tx, "policy_id", "policy", id); err != nil {
+			return err
+		}
+		return deleteByID(ctx, tx, "policies", "policy", id, store.UsedByRules("policy "+id, nil))
 	})
 }
 

@@ -25,7 +25,8 @@ import (
 // DB is a PostgreSQL store. It is safe for concurrent use.
 type DB struct {
 	db *sql.DB
-	// box seals channel secrets on the way in and opens them on the way out.
+	// box seals channel and data source secrets on the way in and opens
+	// them on the way out.
 	box *secret.Box
 	ids store.IDs
 	// SQLPipeline keeps the alert pipeline's tables.
@@ -36,8 +37,8 @@ var _ store.Store = (*DB)(nil)
 
 // Open connects to the database at url (postgres://user:pass@host/db?… or
 // "host=… dbname=…") and brings its schema up to date. box seals the
-// channel secrets; a database must be opened with the key it was written
-// with to read its channels.
+// channel and data source secrets; a database must be opened with the key
+// it was written with to read them.
 func Open(ctx context.Context, url string, box *secret.Box) (*DB, error) {
 	if box == nil {
 		return nil, errors.New("open postgres store: no secret box")

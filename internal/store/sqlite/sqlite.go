@@ -32,7 +32,8 @@ import (
 // DB is a SQLite store. It is safe for concurrent use.
 type DB struct {
 	db *sql.DB
-	// box seals channel secrets on the way in and opens them on the way out.
+	// box seals channel and data source secrets on the way in and opens
+	// them on the way out.
 	box *secret.Box
 	ids store.IDs
 	// SQLPipeline keeps the alert pipeline's tables.
@@ -47,8 +48,8 @@ var _ store.Store = (*DB)(nil)
 const busyTimeoutMS = 5000
 
 // Open opens (creating if need be) the database file at path and brings its
-// schema up to date. box seals the channel secrets; a database must be
-// opened with the key it was written with to read its channels.
+// schema up to date. box seals the channel and data source secrets; a
+// database must be opened with the key it was written with to read them.
 func Open(ctx context.Context, path string, box *secret.Box) (*DB, error) {
 	if box == nil {
 		return nil, errors.New("open sqlite store: no secret box")

@@ -678,6 +678,21 @@ func collect[T any](t *testing.T, what string, list func(cursor string) ([]T, st
 	}
 }
 
+// collectPages is collect for a list asked for pages of limit items (as
+// store.PageLimit reads it): it fails t when a page is longer, or shorter
+// while another follows.
+func collectPages[T any](t *testing.T, what string, limit int, list func(cursor string) ([]T, string, error)) []T {
+	t.Helper()
+	n := store.PageLimit(limit)
+	return collect(t, what, func(cursor string) ([]T, string, error) {
+		items, next, err := list(cursor)
+		if err == nil && (len(items) > n || (next != "" && len(items) != n)) {
+			t.Errorf("%s: a page of %d items with next %q, want at most %d, and %d when another follows", what, len(items), next, n, n)
+		}
+		return items, next, err
+	})
+}
+
 func listAllContacts(t *testing.T, s store.Store, f store.ContactFilter) []*contact.Contact {
 	t.Helper()
 	return collect(t, fmt.Sprintf("list contacts %+v", f), func(cursor string) ([]*contact.Contact, string, error) {

@@ -356,22 +356,7 @@ func testPolicyOrderAndPages(t *testing.T, h Harness) {
 	})
 
 	for _, limit := range []int{1, 2, 5, 11, 12, 0} {
-		var got []*route.Policy
-		f := store.PolicyFilter{Limit: limit}
-		for range len(positions) + 1 {
-			items, next, err := s.ListPolicies(t.Context(), f)
-			if err != nil {
-				t.Fatalf("ListPolicies %+v: %v", f, err)
-			}
-			if n := store.PageLimit(limit); len(items) > n || (next != "" && len(items) != n) {
-				t.Errorf("limit %d: a page of %d items with next %q", limit, len(items), next)
-			}
-			got = append(got, items...)
-			if next == "" {
-				break
-			}
-			f.Cursor = next
-		}
+		got := listAllPolicies(t, s, store.PolicyFilter{Limit: limit})
 		if diff := cmp.Diff(policyNames(want), policyNames(got)); diff != "" {
 			t.Errorf("limit %d: names over all pages, want every policy once by (position, id) (-want +got):\n%s", limit, diff)
 		}
@@ -491,7 +476,7 @@ func mustGetPolicy(t *testing.T, s store.Store, id string) *route.Policy {
 
 func listAllPolicies(t *testing.T, s store.Store, f store.PolicyFilter) []*route.Policy {
 	t.Helper()
-	return collect(t, fmt.Sprintf("list policies %+v", f), func(cursor string) ([]*route.Policy, string, error) {
+	return collectPages(t, fmt.Sprintf("list policies %+v", f), f.Limit, func(cursor string) ([]*route.Policy, string, error) {
 		f.Cursor = cursor
 		return s.ListPolicies(t.Context(), f)
 	})

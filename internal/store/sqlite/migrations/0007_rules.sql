@@ -31,14 +31,16 @@ CREATE TABLE rules (
 CREATE INDEX rules_policy ON rules (policy_id) WHERE policy_id IS NOT NULL;
 CREATE INDEX rules_datasource ON rules (datasource_id) WHERE datasource_id IS NOT NULL;
 
--- What the evaluator knows of a rule: its last evaluation (when, how long,
--- health and error) and its active alerts as JSON (ruler's form), so a
--- restart keeps a pending alert's for-timer and a firing alert's start.
+-- What the evaluator knows of a rule: its last evaluation (when, how long
+-- in nanoseconds: evaluations often take less than a millisecond, health
+-- and error) and its active alerts as JSON (ruler's form; NULL for none),
+-- so a restart keeps a pending alert's for-timer and a firing alert's
+-- start. active is kept byte for byte as the evaluator wrote it.
 CREATE TABLE rule_states (
     rule_id      TEXT    PRIMARY KEY REFERENCES rules (id) ON DELETE CASCADE,
     evaluated_at INTEGER NOT NULL,
-    duration_ms  INTEGER NOT NULL,
+    duration_ns  INTEGER NOT NULL,
     health       TEXT    NOT NULL,
     last_error   TEXT    NOT NULL,
-    active       TEXT    NOT NULL CHECK (json_valid(active))
+    active       TEXT             CHECK (json_valid(active))
 ) STRICT, WITHOUT ROWID;

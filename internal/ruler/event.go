@@ -20,10 +20,6 @@ import (
 // not checked before a crash).
 const eventsMarkKey = "rule_events_mark"
 
-// openEventAlert is how long an event alert that only a resolving event
-// ends stays open should that event never come.
-const openEventAlert = 7 * 24 * time.Hour
-
 // eventQueue holds the ids of events waiting to be checked.
 type eventQueue struct {
 	mu   sync.Mutex
@@ -174,13 +170,10 @@ func (r *Ruler) CheckEvents(ctx context.Context, ids []string) error {
 			if !raise && !resolve {
 				continue
 			}
-			a := sr.EventAlert(&ie, ev.ID)
+			a, _ := sr.EventAlert(&ie, ev.ID)
 			a.Fingerprint = a.Labels.Fingerprint()
 			r.label(sr, &a)
 			if raise {
-				if a.EndsAt.IsZero() {
-					a.EndsAt = ev.Time.Add(openEventAlert)
-				}
 				raised[a.Fingerprint] = len(out)
 				out = append(out, a)
 				continue

@@ -77,7 +77,7 @@ func (r *Ruler) query(ctx context.Context, sr *store.StoredRule, q Querier, set 
 		}
 		return fmt.Errorf("query: %w", err)
 	}
-	results, err := r.results(sr, vec, ts)
+	results, err := r.results(ctx, sr, q, vec, ts)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,8 @@ func (r *Ruler) query(ctx context.Context, sr *store.StoredRule, q Querier, set 
 // results turns the expression's samples into alert label sets, templates
 // expanded. Two samples that make the same labels are an error, as in
 // Prometheus: the rule could not tell their alerts apart.
-func (r *Ruler) results(sr *store.StoredRule, vec promql.Vector, ts time.Time) ([]result, error) {
+func (r *Ruler) results(ctx context.Context, sr *store.StoredRule, q Querier, vec promql.Vector, ts time.Time) ([]result, error) {
+	env := r.templateEnv(q)
 	out := make([]result, 0, len(vec))
 	seen := make(map[alert.Fingerprint]bool, len(vec))
 	for _, s := range vec {
@@ -96,7 +97,7 @@ func (r *Ruler) results(sr *store.StoredRule, vec promql.Vector, ts time.Time) (
 		if s.H != nil {
 			v = s.H.Sum
 		}
-		ls, ann := rule.ExpandTemplates(&sr.Rule, s.Metric, v, ts, r.opts.ExternalURL)
+		ls, ann := sr.ExpandTemplates(ctx, s.Metric, v, ts, env)
 		fp := ls.Fingerprint()
 		if seen[fp] {
 			return nil, fmt.Errorf("two series of the result make the same alert %s once the rule's labels are added: keep a label that tells them apart (by (…)) or drop the clashing rule label", ls)
@@ -105,6 +106,12 @@ func (r *Ruler) results(sr *store.StoredRule, vec promql.Vector, ts time.Time) (
 		out = append(out, result{Labels: ls, Annotations: ann, Value: v})
 	}
 	return out, nil
+}
+
+// templateEnv is what a rule's templates see: Tocsin's public URL, and
+// {{ query }} on the rule's data source.
+func (r *Ruler) templateEnv(q Querier) rule.TemplateEnv {
+	return rule.TemplateEnv{ExternalURL: r.externalURL, Query: q.Query}
 }
 
 // label fills in what every alert of a rule carries beyond its labels.

@@ -106,7 +106,7 @@ func (rl *Ruler) Preview(ctx context.Context, r *rule.Rule, datasourceID string,
 			continue
 		}
 		slices.SortFunc(pts, time.Time.Compare)
-		ls, _ := rule.ExpandTemplates(r, s.Metric, last, now, rl.opts.ExternalURL)
+		ls, _ := r.ExpandTemplates(ctx, s.Metric, last, now, rl.templateEnv(q))
 		periods := periodsOf(pts, step, r.For.Std(), now)
 		if lastP := periods[len(periods)-1]; lastP.End.IsZero() && !lastP.FiresAt.IsZero() {
 			firingNow[ls.Fingerprint()] = true
@@ -117,7 +117,7 @@ func (rl *Ruler) Preview(ctx context.Context, r *rule.Rule, datasourceID string,
 	if err != nil {
 		return nil, fmt.Errorf("query now: %w", err)
 	}
-	results, err := rl.results(sr, vec, now)
+	results, err := rl.results(ctx, sr, q, vec, now)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +195,7 @@ func (rl *Ruler) previewEvents(ctx context.Context, r *rule.Rule, now time.Time)
 		if !raise && !resolve {
 			continue
 		}
-		a := r.EventAlert(&ie, ev.ID)
+		a, _ := r.EventAlert(&ie, ev.ID)
 		fp := a.Labels.Fingerprint()
 		o := byFP[fp]
 		if raise {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -65,10 +66,11 @@ type Options struct {
 
 // Ruler evaluates rules. Load it, then Run it.
 type Ruler struct {
-	opts Options
-	log  *slog.Logger
-	sem  chan struct{}
-	wake chan struct{}
+	opts        Options
+	log         *slog.Logger
+	externalURL *url.URL // opts.ExternalURL parsed; nil when unset
+	sem         chan struct{}
+	wake        chan struct{}
 
 	mu   sync.Mutex // guards runs and each run's fields but its lock-free ones
 	runs map[string]*run
@@ -133,6 +135,9 @@ func New(opts Options) *Ruler {
 		wake: make(chan struct{}, 1), runs: map[string]*run{}}
 	r.events.wake = make(chan struct{}, 1)
 	opts.Metrics.ruler = r
+	if u, err := url.Parse(opts.ExternalURL); err == nil && opts.ExternalURL != "" {
+		r.externalURL = u
+	}
 	return r
 }
 

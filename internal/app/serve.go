@@ -137,19 +137,31 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 		return nil, err
 	}
 	cleanups = append(cleanups, cleanup{"pipeline", pipe.stop})
+	rules, err := startRules(ctx, cfg, st, pipe.dispatcher, reg, logger)
+	if err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, cleanup{"rules", rules.stop})
 	api := httpapi.New(httpapi.Options{
-		Store:           st,
-		Sender:          senders,
-		Pipeline:        pipe.dispatcher,
-		SilencesChanged: pipe.silencesChanged,
-		PoliciesChanged: pipe.policiesChanged,
-		Logger:          logger.With("component", "httpapi"),
-		Registry:        reg,
-		AdminTokenHash:  tokenHash,
-		ChannelEnv:      env,
-		Location:        cfg.Location,
-		MaxBodyBytes:    cfg.MaxBodyBytes,
-		Version:         Version,
+		Store:            st,
+		Sender:           senders,
+		Pipeline:         pipe.dispatcher,
+		SilencesChanged:  pipe.silencesChanged,
+		PoliciesChanged:  pipe.policiesChanged,
+		Logger:           logger.With("component", "httpapi"),
+		Registry:         reg,
+		AdminTokenHash:   tokenHash,
+		ChannelEnv:       env,
+		Location:         cfg.Location,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		Version:          Version,
+		EventsReceived:   rules.ruler.EventsReceived,
+		Rules:            rules.ruler,
+		RulesChanged:     rules.changed,
+		DatasourceClient: rules.datasources,
+		MetricsWrite:     rules.metrics.WriteHandler(),
+		MetricsOTLP:      rules.metrics.OTLPHandler(),
+		PromAPI:          rules.promAPI,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -323,10 +323,11 @@ func (s *Server) previewRule(w http.ResponseWriter, r *http.Request) error {
 // rulesChanged tells the evaluator and the pipeline that rules (and so
 // perhaps the policies kept for them) changed.
 func (s *Server) rulesChanged() {
+	// Policies first: the rules' routes name them.
+	s.policiesChanged()
 	if s.opts.RulesChanged != nil {
 		s.opts.RulesChanged()
 	}
-	s.policiesChanged()
 }
 
 // importResult answers POST /api/v1/rules/import.

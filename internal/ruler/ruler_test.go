@@ -145,9 +145,9 @@ func TestFormRuleFiresForExactlyTheInstancesThatDoubled(t *testing.T) {
 		}
 	}
 	rg.push(t0.Add(-2*time.Hour), t0.Add(30*time.Minute), map[string]func(time.Time) float64{
-		"a": surge(20),                              // doubled: +100%
-		"b": surge(25),                              // +150%
-		"c": surge(19),                              // +90%: not enough
+		"a": surge(20),                             // doubled: +100%
+		"b": surge(25),                             // +150%
+		"c": surge(19),                             // +90%: not enough
 		"d": func(time.Time) float64 { return 10 }, // steady
 	})
 	r := rg.addRule(`{

@@ -28,7 +28,23 @@ const (
 // store. A rule with no data source uses it.
 const Embedded = "embedded"
 
-// Rule is an alert rule.
+// Limits and defaults. Decoding JSON fills in the defaults; a Rule built in
+// Go gets none (its zero Interval fails Validate).
+const (
+	// MaxNameLen bounds a rule name, in characters.
+	MaxNameLen = 200
+	// DefaultInterval is how often a metric rule is evaluated when its
+	// JSON names no interval, as Prometheus's evaluation_interval default;
+	// MinInterval is the shortest interval Validate takes.
+	DefaultInterval = time.Minute
+	MinInterval     = time.Second
+	// DefaultGroup is the Prometheus rule group a rule with no Group is
+	// exported to.
+	DefaultGroup = "tocsin"
+)
+
+// Rule is an alert rule. Its JSON is the API's (PRODUCT.md §4); see
+// UnmarshalJSON for the defaults and Validate for what is checked.
 type Rule struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
@@ -37,23 +53,31 @@ type Rule struct {
 	// on export; "" exports to the group "tocsin".
 	Group string `json:"group,omitempty"`
 	// Expr is the PromQL of a metric rule. A rule with a Builder has the
-	// builder's compiled expression here, for people to read; what the
-	// client sent in expr is then ignored.
+	// builder's compiled expression here (decoding and Validate put it
+	// there), for people to read; what the client sent in expr is then
+	// ignored.
 	Expr    string   `json:"expr,omitempty"`
 	Builder *Builder `json:"builder,omitempty"`
 	// Match is an event rule's conditions.
 	Match *EventMatch `json:"match,omitempty"`
 	// For is how long a metric rule's result must hold before its alert
 	// fires; KeepFiringFor how long it keeps firing once the result is
-	// gone. Interval is how often a metric rule is evaluated.
+	// gone. Interval is how often a metric rule is evaluated. Event rules
+	// fire when their event arrives: For and KeepFiringFor must be 0, and
+	// Interval is not used.
 	For           Duration `json:"for"`
 	KeepFiringFor Duration `json:"keep_firing_for"`
 	Interval      Duration `json:"interval"`
-	// Severity becomes the alerts' severity label; "" leaves it to the
-	// rule's labels (or, for event rules, the event's level).
+	// Severity becomes the alerts' severity label (critical, warning or
+	// info); "" leaves it to the rule's labels (or, for event rules, the
+	// event's level).
 	Severity    alert.Severity    `json:"severity"`
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
+	// Labels are added to the rule's alerts; a metric rule's label and
+	// annotation values are Prometheus templates ($labels, $value, …; see
+	// ExpandTemplates), an event rule's annotations are templates over the
+	// event (see EventAlert) and its labels are plain text.
 	// Datasource is Embedded, "" (the same) or the name of an external
 	// data source.
 	Datasource string  `json:"datasource"`
@@ -149,9 +173,11 @@ const (
 )
 
 // EventMatch is an event rule: When selects the events that raise an
-// alert; ResolveWhen, if set, the events that resolve the alert raised for
-// the same Key; ResolveAfter ends an alert that long after its last
-// raising event (0 with ResolveWhen set: only a resolving event ends it).
+// alert (every condition holds); ResolveWhen, if set, the events that
+// resolve the alert raised for the same Key; ResolveAfter ends an alert
+// that long after its last raising event (0 with ResolveWhen set: only a
+// resolving event ends it, or EventOpenFor passing). Decoding JSON with
+// neither set gives ResolveAfter DefaultResolveAfter.
 type EventMatch struct {
 	When        []FieldMatch `json:"when"`
 	ResolveWhen []FieldMatch `json:"resolve_when,omitempty"`

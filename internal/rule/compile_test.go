@@ -327,3 +327,34 @@ func TestCompileParses(t *testing.T) {
 		t.Fatalf("only %d combinations tried", n)
 	}
 }
+
+// FuzzCompile: any form Compile takes, with any names and values, compiles
+// to PromQL that parses as an instant vector.
+func FuzzCompile(f *testing.F) {
+	f.Add("jvm_gc_full_count", "job", "order", "instance", uint8(0), int64(300), 100.0, uint8(0))
+	f.Add("http.server.duration", "service.name", `a"b\c`, "区域", uint8(2), int64(5400), -3.5, uint8(7))
+	f.Add("m", "\x01", "\n", "x y", uint8(3), int64(1), 1e300, uint8(255))
+	f.Fuzz(func(t *testing.T, metric, label, value, by string, op uint8, windowSeconds int64, number float64, settings uint8) {
+		window := Duration(time.Duration(windowSeconds%(400*24*3600)) * time.Second)
+		filterOps := []string{"=", "!=", "=~", "!~"}
+		c := Condition{Metric: metric, Filters: []Filter{{Label: label, Op: filterOps[int(op)%len(filterOps)], Value: value}},
+			Aggregation: []string{AggAvg, AggMax, AggMin, AggSum, AggCount}[int(settings)%5], Window: window}
+		if settings&8 == 0 {
+			c.Threshold = &Threshold{Op: []string{">", ">=", "<", "<=", "==", "!="}[int(op)%6], Value: number}
+		} else {
+			c.Change = &Change{Direction: []string{Rise, Fall}[int(op)%2], Percent: number, Offset: window}
+		}
+		b := Builder{Conditions: []Condition{c, c}, Join: []string{JoinAll, JoinAny}[int(settings>>4)%2],
+			Missing: []string{MissingNoData, MissingZero, MissingOne}[int(settings>>5)%3]}
+		if settings&128 != 0 {
+			b.Mode, b.By = ModeAggregated, []string{by}
+		}
+		expr, err := Compile(&b)
+		if err != nil {
+			return
+		}
+		if _, err := ParseExpr(expr); err != nil {
+			t.Fatalf("%+v compiled to %s: %v", b, expr, err)
+		}
+	})
+}

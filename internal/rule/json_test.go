@@ -2,12 +2,14 @@ package rule
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tocsinhq/tocsin/internal/alert"
+	"github.com/tocsinhq/tocsin/internal/problem"
 )
 
 func TestDecodeDefaults(t *testing.T) {
@@ -187,4 +189,45 @@ func TestJSONRoundTrip(t *testing.T) {
 			t.Errorf("round trip through %s (-first +second):\n%s", data, diff)
 		}
 	}
+}
+
+// FuzzDecode: no body makes Decode panic or compile a form to PromQL
+// that does not parse; what it takes validates, and reads back the same
+// after MarshalJSON.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"name": "HighCPU", "expr": "avg_over_time(cpu[5m]) > 90", "labels": {"a": "{{ $value }}"}}`))
+	f.Add([]byte(`{"name": "GC", "builder": {"mode": "aggregated", "by": ["instance"], "missing": "one", "conditions": [
+		{"metric": "jvm_gc_full_count", "filters": [{"label": "job", "op": "=~", "value": "a|b"}], "aggregation": "avg", "window": "5m",
+		 "change": {"direction": "rise", "percent": 100, "offset": "1h"}}]}}`))
+	f.Add([]byte(`{"name": "x", "builder": {"conditions": [{"metric": "a.b", "filters": [{"label": "\u0001", "value": "\"\\"}], "aggregation": "count", "window": "1s", "threshold": {"op": "!=", "value": -1e300}}]}}`))
+	f.Add([]byte(`{"name": "ECS", "kind": "event", "severity": "info", "match": {"when": [{"field": "content.s", "op": "in", "values": ["a"]}], "resolve_when": [{"field": "type", "value": "b"}]}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := Decode(body)
+		if err != nil {
+			var list *problem.List
+			if !errors.As(err, &list) {
+				t.Fatalf("Decode error %T: %v", err, err)
+			}
+			for _, p := range list.Items {
+				if p.Code == codeCompileFailed {
+					t.Fatalf("%s: %s", p.Field, p.Message)
+				}
+			}
+			return
+		}
+		if err := r.Validate(); err != nil {
+			t.Fatalf("Decode took a rule Validate refuses: %v", err)
+		}
+		data, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Decode(data)
+		if err != nil {
+			t.Fatalf("Decode of its own output %s: %v", data, err)
+		}
+		if diff := cmp.Diff(r, again); diff != "" {
+			t.Errorf("round trip through %s (-first +second):\n%s", data, diff)
+		}
+	})
 }

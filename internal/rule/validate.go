@@ -75,6 +75,10 @@ func (r *Rule) validate(probs *problem.List) {
 	}
 }
 
+// codeCompileFailed marks the problem of a form whose PromQL does not
+// parse: Tocsin's fault, never the user's.
+const codeCompileFailed = "compile-failed"
+
 func (r *Rule) validateMetric(probs *problem.List) {
 	if r.Match != nil {
 		probs.Add("match", "invalid-value", "match belongs to event rules: remove it, or set kind to event")
@@ -90,7 +94,7 @@ func (r *Rule) validateMetric(probs *problem.List) {
 		r.Expr = r.Builder.compile()
 		if _, err := ParseExpr(r.Expr); err != nil {
 			// A bug here, not the user's: say so plainly.
-			probs.Add("builder", "invalid-value", "the form compiled to PromQL that does not parse (%v); please report this with the form", err)
+			probs.Add("builder", codeCompileFailed, "the form compiled to PromQL that does not parse (%v); please report this with the form", err)
 		}
 	case strings.TrimSpace(r.Expr) == "":
 		probs.Add("expr", "required", "a metric rule needs expr (PromQL, such as avg_over_time(cpu_usage[5m]) > 90) or builder (a form)")

@@ -71,13 +71,13 @@ type Rule struct {
 	// Severity becomes the alerts' severity label (critical, warning or
 	// info); "" leaves it to the rule's labels (or, for event rules, the
 	// event's level).
-	Severity    alert.Severity    `json:"severity"`
+	Severity alert.Severity `json:"severity"`
+	// Labels are added to the rule's alerts. A metric rule's label and
+	// annotation values are Prometheus templates ($labels, $value, …; see
+	// ExpandTemplates); an event rule's annotations are templates over the
+	// event (see EventAlert) and its labels are plain text.
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
-	// Labels are added to the rule's alerts; a metric rule's label and
-	// annotation values are Prometheus templates ($labels, $value, …; see
-	// ExpandTemplates), an event rule's annotations are templates over the
-	// event (see EventAlert) and its labels are plain text.
 	// Datasource is Embedded, "" (the same) or the name of an external
 	// data source.
 	Datasource string  `json:"datasource"`
@@ -86,6 +86,15 @@ type Rule struct {
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ExternalDatasource returns the name of the external data source the
+// rule queries, or "" when it queries the embedded store.
+func (r *Rule) ExternalDatasource() string {
+	if r.Datasource == Embedded {
+		return ""
+	}
+	return r.Datasource
 }
 
 // Targets says whom a rule's alerts notify: a policy by name (or id), or
@@ -110,10 +119,12 @@ type Builder struct {
 	// ModeAggregated (one value, or one per By label set); "" is per
 	// series.
 	Mode string `json:"mode,omitempty"`
-	// By lists the labels an aggregated rule keeps (sum by (…)).
+	// By lists the labels an aggregated rule keeps (avg by (…)); none
+	// makes one value of all series.
 	By []string `json:"by,omitempty"`
 	// Missing is how a series with no samples in the window counts:
-	// MissingNoData (it does not), MissingZero or MissingOne.
+	// MissingNoData (it does not; ""), MissingZero or MissingOne (see
+	// Compile for which series count as missing).
 	Missing string `json:"missing,omitempty"`
 }
 
@@ -144,7 +155,8 @@ type Condition struct {
 	Change    *Change    `json:"change,omitempty"`
 }
 
-// Filter is a label matcher: Op is =, !=, =~ or !~.
+// Filter is a label matcher: Op is =, !=, =~ or !~ ("" reads as =);
+// regular expressions match the whole value, as in PromQL.
 type Filter struct {
 	Label string `json:"label"`
 	Op    string `json:"op"`
@@ -193,7 +205,8 @@ type EventMatch struct {
 // FieldMatch is one condition on an event field: Field is source, type,
 // level, resource, region, content, content.<key> (a key of an object's
 // content) or labels.<name>; Op is =, !=, =~, !~ (anchored regular
-// expressions, as in PromQL) or in (Values).
+// expressions, as in PromQL) or in (Values); "" reads as =. A field an
+// event lacks reads as "".
 type FieldMatch struct {
 	Field  string   `json:"field"`
 	Op     string   `json:"op"`

@@ -205,3 +205,12 @@ func TestParseExprPosition(t *testing.T) {
 		})
 	}
 }
+
+func TestExternalDatasource(t *testing.T) {
+	for ds, want := range map[string]string{"": "", Embedded: "", "victoria": "victoria"} {
+		r := Rule{Datasource: ds}
+		if got := r.ExternalDatasource(); got != want {
+			t.Errorf("ExternalDatasource of %q = %q, want %q", ds, got, want)
+		}
+	}
+}

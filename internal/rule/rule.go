@@ -28,7 +28,23 @@ const (
 // store. A rule with no data source uses it.
 const Embedded = "embedded"
 
-// Rule is an alert rule.
+// Limits and defaults. Decoding JSON fills in the defaults; a Rule built in
+// Go gets none (its zero Interval fails Validate).
+const (
+	// MaxNameLen bounds a rule name, in characters.
+	MaxNameLen = 200
+	// DefaultInterval is how often a metric rule is evaluated when its
+	// JSON names no interval, as Prometheus's evaluation_interval default;
+	// MinInterval is the shortest interval Validate takes.
+	DefaultInterval = time.Minute
+	MinInterval     = time.Second
+	// DefaultGroup is the Prometheus rule group a rule with no Group is
+	// exported to.
+	DefaultGroup = "tocsin"
+)
+
+// Rule is an alert rule. Its JSON is the API's (PRODUCT.md §4); see
+// UnmarshalJSON for the defaults and Validate for what is checked.
 type Rule struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
@@ -37,21 +53,29 @@ type Rule struct {
 	// on export; "" exports to the group "tocsin".
 	Group string `json:"group,omitempty"`
 	// Expr is the PromQL of a metric rule. A rule with a Builder has the
-	// builder's compiled expression here, for people to read; what the
-	// client sent in expr is then ignored.
+	// builder's compiled expression here (decoding and Validate put it
+	// there), for people to read; what the client sent in expr is then
+	// ignored.
 	Expr    string   `json:"expr,omitempty"`
 	Builder *Builder `json:"builder,omitempty"`
 	// Match is an event rule's conditions.
 	Match *EventMatch `json:"match,omitempty"`
 	// For is how long a metric rule's result must hold before its alert
 	// fires; KeepFiringFor how long it keeps firing once the result is
-	// gone. Interval is how often a metric rule is evaluated.
+	// gone. Interval is how often a metric rule is evaluated. Event rules
+	// fire when their event arrives: For and KeepFiringFor must be 0, and
+	// Interval is not used.
 	For           Duration `json:"for"`
 	KeepFiringFor Duration `json:"keep_firing_for"`
 	Interval      Duration `json:"interval"`
-	// Severity becomes the alerts' severity label; "" leaves it to the
-	// rule's labels (or, for event rules, the event's level).
-	Severity    alert.Severity    `json:"severity"`
+	// Severity becomes the alerts' severity label (critical, warning or
+	// info); "" leaves it to the rule's labels (or, for event rules, the
+	// event's level).
+	Severity alert.Severity `json:"severity"`
+	// Labels are added to the rule's alerts. A metric rule's label and
+	// annotation values are Prometheus templates ($labels, $value, …; see
+	// ExpandTemplates); an event rule's annotations are templates over the
+	// event (see EventAlert) and its labels are plain text.
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
 	// Datasource is Embedded, "" (the same) or the name of an external
@@ -62,6 +86,15 @@ type Rule struct {
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ExternalDatasource returns the name of the external data source the
+// rule queries, or "" when it queries the embedded store.
+func (r *Rule) ExternalDatasource() string {
+	if r.Datasource == Embedded {
+		return ""
+	}
+	return r.Datasource
 }
 
 // Targets says whom a rule's alerts notify: a policy by name (or id), or
@@ -86,10 +119,12 @@ type Builder struct {
 	// ModeAggregated (one value, or one per By label set); "" is per
 	// series.
 	Mode string `json:"mode,omitempty"`
-	// By lists the labels an aggregated rule keeps (sum by (…)).
+	// By lists the labels an aggregated rule keeps (avg by (…)); none
+	// makes one value of all series.
 	By []string `json:"by,omitempty"`
 	// Missing is how a series with no samples in the window counts:
-	// MissingNoData (it does not), MissingZero or MissingOne.
+	// MissingNoData (it does not; ""), MissingZero or MissingOne (see
+	// Compile for which series count as missing).
 	Missing string `json:"missing,omitempty"`
 }
 
@@ -120,7 +155,8 @@ type Condition struct {
 	Change    *Change    `json:"change,omitempty"`
 }
 
-// Filter is a label matcher: Op is =, !=, =~ or !~.
+// Filter is a label matcher: Op is =, !=, =~ or !~ ("" reads as =);
+// regular expressions match the whole value, as in PromQL.
 type Filter struct {
 	Label string `json:"label"`
 	Op    string `json:"op"`
@@ -149,9 +185,11 @@ const (
 )
 
 // EventMatch is an event rule: When selects the events that raise an
-// alert; ResolveWhen, if set, the events that resolve the alert raised for
-// the same Key; ResolveAfter ends an alert that long after its last
-// raising event (0 with ResolveWhen set: only a resolving event ends it).
+// alert (every condition holds); ResolveWhen, if set, the events that
+// resolve the alert raised for the same Key; ResolveAfter ends an alert
+// that long after its last raising event (0 with ResolveWhen set: only a
+// resolving event ends it, or EventOpenFor passing). Decoding JSON with
+// neither set gives ResolveAfter DefaultResolveAfter.
 type EventMatch struct {
 	When        []FieldMatch `json:"when"`
 	ResolveWhen []FieldMatch `json:"resolve_when,omitempty"`
@@ -167,7 +205,8 @@ type EventMatch struct {
 // FieldMatch is one condition on an event field: Field is source, type,
 // level, resource, region, content, content.<key> (a key of an object's
 // content) or labels.<name>; Op is =, !=, =~, !~ (anchored regular
-// expressions, as in PromQL) or in (Values).
+// expressions, as in PromQL) or in (Values); "" reads as =. A field an
+// event lacks reads as "".
 type FieldMatch struct {
 	Field  string   `json:"field"`
 	Op     string   `json:"op"`

@@ -87,11 +87,8 @@ func decodeRule(r *http.Request) (*rule.Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ru rule.Rule
-	if err := problem.DecodeStrict(data, &ru, ""); err != nil {
-		return nil, err
-	}
-	if err := ru.Validate(); err != nil {
+	ru, err := rule.Decode(data)
+	if err != nil {
 		return nil, err
 	}
 	return &ru, nil

@@ -83,18 +83,22 @@ func (s *Server) routes() {
 	s.handle("PUT /api/v1/datasources/{id}", s.updateDatasource)
 	s.handle("DELETE /api/v1/datasources/{id}", s.deleteDatasource)
 	s.handle("POST /api/v1/datasources/{id}/test", s.testDatasource)
-	// Metrics: intake behind the intake tokens (the handlers cap and
-	// read their own bodies, which are compressed); the query API for
-	// Grafana and people behind the same tokens, read-only.
-	if h := s.opts.MetricsWrite; h != nil {
-		s.mux.Handle("POST /api/v1/write", s.requireIntake(h))
-	}
-	if h := s.opts.MetricsOTLP; h != nil {
-		s.mux.Handle("POST /v1/metrics", s.requireIntake(h))
-	}
-	if h := s.opts.PromAPI; h != nil {
-		s.mux.Handle("/prometheus/", s.requireIntake(http.StripPrefix("/prometheus", h)))
-	}
+	// Metrics: intake and the Prometheus query API (for Grafana and
+	// people), behind the intake tokens; the handlers cap and read their
+	// own bodies, which are compressed.
+	write, otlp, prom := s.metricsHandlers()
+	s.mux.Handle("POST /api/v1/write", write)
+	s.mux.Handle("POST /v1/metrics", otlp)
+	s.mux.Handle("GET /prometheus/api/v1/query", prom)
+	s.mux.Handle("POST /prometheus/api/v1/query", prom)
+	s.mux.Handle("GET /prometheus/api/v1/query_range", prom)
+	s.mux.Handle("POST /prometheus/api/v1/query_range", prom)
+	s.mux.Handle("GET /prometheus/api/v1/series", prom)
+	s.mux.Handle("POST /prometheus/api/v1/series", prom)
+	s.mux.Handle("GET /prometheus/api/v1/labels", prom)
+	s.mux.Handle("POST /prometheus/api/v1/labels", prom)
+	s.mux.Handle("GET /prometheus/api/v1/label/{name}/values", prom)
+	s.mux.Handle("GET /prometheus/api/v1/metadata", prom)
 
 	s.handle("/api/", s.notFound)
 	s.handle("/hooks/", s.notFound)
@@ -128,4 +132,23 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
 			Message: fmt.Sprintf("%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))}
 	}
 	return &Error{Status: http.StatusNotFound, Code: "no-such-route", Message: "no such API route: " + r.Method + " " + r.URL.Path}
+}
+
+// metricsHandlers returns the metrics intake and query handlers behind the
+// intake tokens; a server without a metric store answers them 404.
+func (s *Server) metricsHandlers() (write, otlp, prom http.Handler) {
+	missing := s.requireIntake(s.serveJSON(func(http.ResponseWriter, *http.Request) error {
+		return &Error{Status: http.StatusNotFound, Code: "not-found", Message: "this server keeps no metrics"}
+	}))
+	or := func(h http.Handler) http.Handler {
+		if h == nil {
+			return missing
+		}
+		return s.requireIntake(h)
+	}
+	prom = s.opts.PromAPI
+	if prom != nil {
+		prom = http.StripPrefix("/prometheus", prom)
+	}
+	return or(s.opts.MetricsWrite), or(s.opts.MetricsOTLP), or(prom)
 }

@@ -134,7 +134,7 @@ func (s *Store) serveOTLP(w http.ResponseWriter, r *http.Request, next http.Hand
 		http.Error(w, fmt.Sprintf("Content-Encoding %q is not supported: send gzip or no compression", enc), http.StatusUnsupportedMediaType)
 		return
 	}
-	r = r.Clone(r.Context()) // a handler must not change the request it was given
+	r = r.Clone(r.Context())                // a handler must not change the request it was given
 	r.Header.Set("Content-Type", mediaType) // Prometheus's decoder wants no parameters
 	r.Header.Del("Content-Encoding")
 	r.Body = io.NopCloser(bytes.NewReader(body))

@@ -46,14 +46,14 @@ func (s *sink) take() []alert.Alert {
 
 // rig is a ruler over a fresh SQLite store and embedded metric store.
 type rig struct {
-	t    *testing.T
+	t    testing.TB
 	st   *sqlite.DB
 	ms   *metricstore.Store
 	sink *sink
 	r    *Ruler
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "tocsin.db"), storetest.NewBox(t))

@@ -77,6 +77,7 @@ func TestSameAsPrometheus(t *testing.T) {
 		{"/api/v1/series", url.Values{"match[]": {`http_requests_total`}}},
 		{"/api/v1/series", url.Values{"match[]": {`{job="api"}`, `{job="checkout"}`}, "start": {sec(0)}, "end": {sec(time.Hour)}}},
 		{"/api/v1/series", url.Values{"match[]": {`{job=~".*"}`}}},
+		{"/api/v1/series", url.Values{"match[]": {`{job="api"}`}, "limit": {"2"}}},
 		{"/api/v1/series", nil},
 		{"/api/v1/labels", nil},
 		{"/api/v1/labels", url.Values{"match[]": {`{job="checkout"}`}}},

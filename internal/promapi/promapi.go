@@ -142,13 +142,17 @@ func execError(err error) *apiError {
 		timeout  promql.ErrQueryTimeout
 		storErr  promql.ErrStorage
 	)
+	// In Prometheus's order: a storage error that wraps a cancellation
+	// is a storage error.
 	switch {
-	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
+	case errors.As(err, &canceled):
 		return &apiError{errorCanceled, err}
 	case errors.As(err, &timeout):
 		return &apiError{errorTimeout, err}
 	case errors.As(err, &storErr):
 		return &apiError{errorInternal, err}
+	case errors.Is(err, context.Canceled):
+		return &apiError{errorCanceled, err}
 	}
 	return &apiError{errorExec, err}
 }
@@ -178,10 +182,12 @@ func (h *Handler) serve(fn endpoint) http.Handler {
 		} else {
 			data, warnings, apiErr = fn(r)
 		}
-		body, status := successBody(data, warnings, r.FormValue("query")), http.StatusOK
-		if apiErr != nil {
-			body, _ = json.Marshal(errorResponse{Status: "error", ErrorType: apiErr.typ, Error: apiErr.err.Error()})
+		status, body := http.StatusOK, []byte(nil)
+		if apiErr == nil {
+			body = successBody(data, warnings, r.FormValue("query"))
+		} else {
 			status = errorStatus[apiErr.typ]
+			body, _ = json.Marshal(errorResponse{Status: "error", ErrorType: apiErr.typ, Error: apiErr.err.Error()}) // strings always encode
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)

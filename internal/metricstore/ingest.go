@@ -76,7 +76,7 @@ func (s *Store) buildHandlers() {
 
 // serveWrite reads the body under the limit, picks the metadata out of a
 // 1.0 request (Prometheus's handler drops it), and lets Prometheus's
-// handler store the samples. The metadata is kept once they are stored.
+// handler store the samples. The metadata is kept once they commit.
 func (s *Store) serveWrite(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	if !allowPost(w, r) {
 		return
@@ -97,16 +97,15 @@ func (s *Store) serveWrite(w http.ResponseWriter, r *http.Request, next http.Han
 			return
 		}
 	}
-	r = r.Clone(r.Context()) // a handler must not change the request it was given
+	// The metadata rides in the context to the appender Prometheus's
+	// handler opens for this request, which keeps it on commit.
+	r = r.Clone(context.WithValue(r.Context(), v1MetadataKey{}, md))
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	sw := &statusWriter{ResponseWriter: &prefixWriter{ResponseWriter: w, prefix: "remote write refused: "}}
-	next.ServeHTTP(sw, r)
-	if len(md) > 0 && sw.status/100 == 2 {
-		if err := s.meta.merge(md); err != nil {
-			s.logger.Error("keeping metric metadata", "err", err)
-		}
-	}
+	next.ServeHTTP(&prefixWriter{ResponseWriter: w, prefix: "remote write refused: "}, r)
 }
+
+// v1MetadataKey is the context key of a 1.0 request's metadata.
+type v1MetadataKey struct{}
 
 // serveOTLP reads and decompresses the body under the limits and lets
 // Prometheus's handler decode and store it.
@@ -280,15 +279,20 @@ func metricType(t prompb.MetricMetadata_MetricType) model.MetricType {
 type metaAppendable struct{ s *Store }
 
 func (a metaAppendable) Appender(ctx context.Context) storage.Appender {
-	return &metaAppender{Appender: a.s.db.Appender(ctx), batch: metaBatch{s: a.s}}
+	app := &metaAppender{Appender: a.s.db.Appender(ctx), batch: metaBatch{s: a.s}}
+	if md, ok := ctx.Value(v1MetadataKey{}).(map[string]metadata.Metadata); ok {
+		app.batch.seen = md
+	}
+	return app
 }
 
 func (a metaAppendable) AppenderV2(ctx context.Context) storage.AppenderV2 {
 	return &metaAppenderV2{AppenderV2: a.s.db.AppenderV2(ctx), batch: metaBatch{s: a.s}}
 }
 
-// metaAppender is the remote write handler's: 2.0 requests bring
-// metadata per series through UpdateMetadata.
+// metaAppender is the remote write handler's: a 1.0 request's metadata
+// comes from serveWrite, a 2.0 request's per series through
+// UpdateMetadata.
 type metaAppender struct {
 	storage.Appender
 	batch metaBatch
@@ -366,28 +370,6 @@ func (b *metaBatch) keep() {
 		b.s.logger.Error("keeping metric metadata", "err", err)
 	}
 }
-
-// statusWriter remembers the status code written through it.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // prefixWriter starts the body of a 400 answer with prefix, so a bare
 // "unexpected EOF" or "too old sample" says what it is about.

@@ -94,6 +94,25 @@ func TestRemoteWriteStoresSamplesAndMetadata(t *testing.T) {
 	}
 }
 
+func TestRefusedRemoteWriteKeepsNoMetadata(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{})
+	srv := ingestServer(t, s)
+	future := time.Now().Add(time.Hour).UnixMilli() // refused: too far ahead
+	err := pushRemoteWrite(t, srv.URL+"/api/v1/write", &prompb.WriteRequest{
+		Timeseries: []prompb.TimeSeries{{
+			Labels:  []prompb.Label{{Name: "__name__", Value: "up"}},
+			Samples: []prompb.Sample{{Timestamp: future, Value: 1}},
+		}},
+		Metadata: []prompb.MetricMetadata{{Type: prompb.MetricMetadata_GAUGE, MetricFamilyName: "up"}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("push of a future sample: %v, want a 400", err)
+	}
+	if md := s.Metadata(""); len(md) != 0 {
+		t.Errorf("a refused request left metadata %v", md)
+	}
+}
+
 func TestRemoteWrite2StoresMetadata(t *testing.T) {
 	s := openStore(t, t.TempDir(), Options{})
 	srv := ingestServer(t, s)

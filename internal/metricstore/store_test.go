@@ -7,11 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
@@ -108,6 +110,33 @@ func TestRestartKeepsSamplesAndMetadata(t *testing.T) {
 	}
 	if diff := cmp.Diff(md, s.Metadata("")); diff != "" {
 		t.Errorf("metadata after reopening (-want +got):\n%s", diff)
+	}
+}
+
+// TestRegistersMetrics opens a store on a registry, as Tocsin does with
+// its own: the TSDB's, engine's and both handlers' metrics register
+// without clashing.
+func TestRegistersMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	openStore(t, t.TempDir(), Options{Registerer: reg})
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"prometheus_api_otlp_appended_samples_without_metadata_total",
+		"prometheus_api_remote_write_invalid_labels_samples_total",
+		"prometheus_engine_queries",
+		"prometheus_tsdb_head_series",
+	}
+	var names []string
+	for _, f := range families {
+		names = append(names, f.GetName())
+	}
+	for _, name := range want {
+		if !slices.Contains(names, name) {
+			t.Errorf("metric %s not registered; have %v", name, names)
+		}
 	}
 }
 

@@ -51,17 +51,13 @@ func appendVector(b []byte, v promql.Vector) []byte {
 		b = append(b, `{"metric":`...)
 		b = appendLabels(b, s.Metric)
 		if s.H == nil {
-			b = append(b, `,"value":[`...)
-			b = appendTimestamp(b, s.T)
-			b = append(b, ',')
-			b = appendFloat(b, s.F)
+			b = append(b, `,"value":`...)
+			b = appendFPoint(b, promql.FPoint{T: s.T, F: s.F})
 		} else {
-			b = append(b, `,"histogram":[`...)
-			b = appendTimestamp(b, s.T)
-			b = append(b, ',')
-			b = appendHistogram(b, s.H)
+			b = append(b, `,"histogram":`...)
+			b = appendHPoint(b, promql.HPoint{T: s.T, H: s.H})
 		}
-		b = append(b, "]}"...)
+		b = append(b, '}')
 	}
 	return append(b, ']')
 }
@@ -76,36 +72,43 @@ func appendMatrix(b []byte, m promql.Matrix) []byte {
 		}
 		b = append(b, `{"metric":`...)
 		b = appendLabels(b, s.Metric)
-		if len(s.Floats) > 0 {
-			b = append(b, `,"values":[`...)
-			for j, p := range s.Floats {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, '[')
-				b = appendTimestamp(b, p.T)
-				b = append(b, ',')
-				b = appendFloat(b, p.F)
-				b = append(b, ']')
-			}
-			b = append(b, ']')
-		}
-		if len(s.Histograms) > 0 {
-			b = append(b, `,"histograms":[`...)
-			for j, p := range s.Histograms {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, '[')
-				b = appendTimestamp(b, p.T)
-				b = append(b, ',')
-				b = appendHistogram(b, p.H)
-				b = append(b, ']')
-			}
-			b = append(b, ']')
-		}
+		b = appendPoints(b, "values", s.Floats, appendFPoint)
+		b = appendPoints(b, "histograms", s.Histograms, appendHPoint)
 		b = append(b, '}')
 	}
+	return append(b, ']')
+}
+
+// appendPoints appends ,"key":[point,…], or nothing for no points.
+func appendPoints[P any](b []byte, key string, points []P, appendPoint func([]byte, P) []byte) []byte {
+	if len(points) == 0 {
+		return b
+	}
+	b = append(b, `,"`+key+`":[`...)
+	for i, p := range points {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendPoint(b, p)
+	}
+	return append(b, ']')
+}
+
+// appendFPoint appends [t,"v"].
+func appendFPoint(b []byte, p promql.FPoint) []byte {
+	b = append(b, '[')
+	b = appendTimestamp(b, p.T)
+	b = append(b, ',')
+	b = appendFloat(b, p.F)
+	return append(b, ']')
+}
+
+// appendHPoint appends [t,{histogram}].
+func appendHPoint(b []byte, p promql.HPoint) []byte {
+	b = append(b, '[')
+	b = appendTimestamp(b, p.T)
+	b = append(b, ',')
+	b = appendHistogram(b, p.H)
 	return append(b, ']')
 }
 

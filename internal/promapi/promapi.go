@@ -142,13 +142,17 @@ func execError(err error) *apiError {
 		timeout  promql.ErrQueryTimeout
 		storErr  promql.ErrStorage
 	)
+	// In Prometheus's order: a storage error that wraps a cancellation
+	// is a storage error.
 	switch {
-	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
+	case errors.As(err, &canceled):
 		return &apiError{errorCanceled, err}
 	case errors.As(err, &timeout):
 		return &apiError{errorTimeout, err}
 	case errors.As(err, &storErr):
 		return &apiError{errorInternal, err}
+	case errors.Is(err, context.Canceled):
+		return &apiError{errorCanceled, err}
 	}
 	return &apiError{errorExec, err}
 }
@@ -159,6 +163,9 @@ type errorResponse struct {
 	ErrorType errorType `json:"errorType"`
 	Error     string    `json:"error"`
 }
+
+// errTruncated is the warning of an answer cut to its limit parameter.
+var errTruncated = errors.New("results truncated due to limit")
 
 // Prometheus's caps on the annotations listed in one answer.
 const maxWarnings, maxInfos = 10, 10
@@ -175,10 +182,12 @@ func (h *Handler) serve(fn endpoint) http.Handler {
 		} else {
 			data, warnings, apiErr = fn(r)
 		}
-		body, status := successBody(data, warnings, r.FormValue("query")), http.StatusOK
-		if apiErr != nil {
-			body, _ = json.Marshal(errorResponse{Status: "error", ErrorType: apiErr.typ, Error: apiErr.err.Error()})
+		status, body := http.StatusOK, []byte(nil)
+		if apiErr == nil {
+			body = successBody(data, warnings, r.FormValue("query"))
+		} else {
 			status = errorStatus[apiErr.typ]
+			body, _ = json.Marshal(errorResponse{Status: "error", ErrorType: apiErr.typ, Error: apiErr.err.Error()}) // strings always encode
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -329,7 +338,7 @@ func queryResult(res *promql.Result, limit int) ([]byte, annotations.Annotations
 			}
 		}
 		if cut {
-			warnings.Add(errors.New("results truncated due to limit"))
+			warnings.Add(errTruncated)
 		}
 	}
 	data, err := appendQueryData(nil, res.Value)
@@ -345,19 +354,11 @@ func (h *Handler) series(r *http.Request) ([]byte, annotations.Annotations, *api
 	if len(r.Form["match[]"]) == 0 {
 		return nil, nil, badData(errors.New("no match[] parameter provided"))
 	}
-	limit, err := parseLimit(r.FormValue("limit"))
-	if err != nil {
-		return nil, nil, invalidParam("limit", err)
-	}
-	start, end, apiErr := timeRange(r)
+	p, apiErr := h.parseLookup(r, true)
 	if apiErr != nil {
 		return nil, nil, apiErr
 	}
-	sets, err := parseMatchers(h.opts.Parser, r.Form["match[]"])
-	if err != nil {
-		return nil, nil, invalidParam("match[]", err)
-	}
-	q, err := h.opts.Queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
+	q, err := h.opts.Queryable.Querier(timestamp.FromTime(p.start), timestamp.FromTime(p.end))
 	if err != nil {
 		return nil, nil, execError(err)
 	}
@@ -365,18 +366,18 @@ func (h *Handler) series(r *http.Request) ([]byte, annotations.Annotations, *api
 
 	ctx := r.Context()
 	hints := &storage.SelectHints{
-		Start: timestamp.FromTime(start),
-		End:   timestamp.FromTime(end),
+		Start: timestamp.FromTime(p.start),
+		End:   timestamp.FromTime(p.end),
 		Func:  "series", // no samples needed
-		Limit: hintLimit(limit),
+		Limit: hintLimit(p.limit),
 	}
 	var set storage.SeriesSet
-	if len(sets) == 1 {
-		set = q.Select(ctx, false, hints, sets[0]...)
+	if len(p.sets) == 1 {
+		set = q.Select(ctx, false, hints, p.sets[0]...)
 	} else {
 		// Merging needs each set sorted; it drops duplicates.
-		all := make([]storage.SeriesSet, len(sets))
-		for i, ms := range sets {
+		all := make([]storage.SeriesSet, len(p.sets))
+		for i, ms := range p.sets {
 			all[i] = q.Select(ctx, true, hints, ms...)
 		}
 		set = storage.NewMergeSeriesSet(all, 0, storage.ChainedSeriesMerge)
@@ -389,10 +390,10 @@ func (h *Handler) series(r *http.Request) ([]byte, annotations.Annotations, *api
 			}
 		}
 		list = append(list, set.At().Labels())
-		if limit > 0 && len(list) > limit {
-			list = list[:limit]
+		if p.limit > 0 && len(list) > p.limit {
+			list = list[:p.limit]
 			warnings := set.Warnings()
-			warnings.Add(errors.New("results truncated due to limit"))
+			warnings.Add(errTruncated)
 			return appendLabelsList(nil, list), warnings, nil
 		}
 	}
@@ -404,31 +405,9 @@ func (h *Handler) series(r *http.Request) ([]byte, annotations.Annotations, *api
 
 // labelNames serves /api/v1/labels.
 func (h *Handler) labelNames(r *http.Request) ([]byte, annotations.Annotations, *apiError) {
-	limit, err := parseLimit(r.FormValue("limit"))
-	if err != nil {
-		return nil, nil, invalidParam("limit", err)
-	}
-	start, end, apiErr := timeRange(r)
-	if apiErr != nil {
-		return nil, nil, apiErr
-	}
-	sets, err := parseMatchers(h.opts.Parser, r.Form["match[]"])
-	if err != nil {
-		return nil, nil, badData(err)
-	}
-	q, err := h.opts.Queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
-	if err != nil {
-		return nil, nil, execError(err)
-	}
-	defer q.Close()
-	hints := &storage.LabelHints{Limit: hintLimit(limit)}
-	names, warnings, err := collect(sets, func(ms []*labels.Matcher) ([]string, annotations.Annotations, error) {
-		return q.LabelNames(r.Context(), hints, ms...)
+	return h.lookupStrings(r, func(ctx context.Context, q storage.Querier, hints *storage.LabelHints, ms []*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return q.LabelNames(ctx, hints, ms...)
 	})
-	if err != nil {
-		return nil, nil, execError(err)
-	}
-	return stringList(names, limit, warnings)
 }
 
 // labelValues serves /api/v1/label/{name}/values.
@@ -440,88 +419,92 @@ func (h *Handler) labelValues(r *http.Request) ([]byte, annotations.Annotations,
 	if !model.UTF8Validation.IsValidLabelName(name) {
 		return nil, nil, badData(fmt.Errorf("invalid label name: %q", name))
 	}
-	limit, err := parseLimit(r.FormValue("limit"))
-	if err != nil {
-		return nil, nil, invalidParam("limit", err)
-	}
-	start, end, apiErr := timeRange(r)
+	return h.lookupStrings(r, func(ctx context.Context, q storage.Querier, hints *storage.LabelHints, ms []*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return q.LabelValues(ctx, name, hints, ms...)
+	})
+}
+
+// lookupFunc looks label names or values up in q.
+type lookupFunc func(ctx context.Context, q storage.Querier, hints *storage.LabelHints, ms []*labels.Matcher) ([]string, annotations.Annotations, error)
+
+// lookupStrings answers the label endpoints: it reads limit, start, end
+// and match[], runs lookup over [start, end] once with no matchers or
+// once per matcher set, and encodes the union, sorted, cut to limit (0:
+// all) with a warning if cut.
+func (h *Handler) lookupStrings(r *http.Request, lookup lookupFunc) ([]byte, annotations.Annotations, *apiError) {
+	p, apiErr := h.parseLookup(r, false)
 	if apiErr != nil {
 		return nil, nil, apiErr
 	}
-	sets, err := parseMatchers(h.opts.Parser, r.Form["match[]"])
-	if err != nil {
-		return nil, nil, badData(err)
-	}
-	q, err := h.opts.Queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
+	q, err := h.opts.Queryable.Querier(timestamp.FromTime(p.start), timestamp.FromTime(p.end))
 	if err != nil {
 		return nil, nil, execError(err)
 	}
 	defer q.Close()
-	hints := &storage.LabelHints{Limit: hintLimit(limit)}
-	values, warnings, err := collect(sets, func(ms []*labels.Matcher) ([]string, annotations.Annotations, error) {
-		return q.LabelValues(r.Context(), name, hints, ms...)
-	})
-	if err != nil {
-		return nil, nil, execError(err)
-	}
-	return stringList(values, limit, warnings)
-}
 
-// timeRange reads the optional start and end of series and label
-// lookups; absent, they span all time.
-func timeRange(r *http.Request) (start, end time.Time, _ *apiError) {
-	start, err := timeParam(r, "start", minTime)
-	if err != nil {
-		return start, end, invalidParam("start", err)
-	}
-	end, err = timeParam(r, "end", maxTime)
-	if err != nil {
-		return start, end, invalidParam("end", err)
-	}
-	return start, end, nil
-}
-
-// collect runs lookup once with no matchers or once per matcher set,
-// and returns the union of the answers, sorted.
-func collect(sets [][]*labels.Matcher, lookup func([]*labels.Matcher) ([]string, annotations.Annotations, error)) ([]string, annotations.Annotations, error) {
-	if len(sets) <= 1 {
-		var ms []*labels.Matcher
-		if len(sets) == 1 {
-			ms = sets[0]
-		}
-		vals, warnings, err := lookup(ms)
-		slices.Sort(vals)
-		return vals, warnings, err
+	hints := &storage.LabelHints{Limit: hintLimit(p.limit)}
+	sets := p.sets
+	if len(sets) == 0 {
+		sets = [][]*labels.Matcher{nil}
 	}
 	var warnings annotations.Annotations
 	union := map[string]struct{}{}
 	for _, ms := range sets {
-		vals, w, err := lookup(ms)
+		vals, w, err := lookup(r.Context(), q, hints, ms)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, execError(err)
 		}
 		warnings.Merge(w)
 		for _, v := range vals {
 			union[v] = struct{}{}
 		}
 	}
-	return slices.Sorted(maps.Keys(union)), warnings, nil
-}
-
-// stringList encodes vals, cut to limit (0: all) with a warning if cut.
-func stringList(vals []string, limit int, warnings annotations.Annotations) ([]byte, annotations.Annotations, *apiError) {
+	vals := slices.Sorted(maps.Keys(union))
 	if vals == nil {
 		vals = []string{}
 	}
-	if limit > 0 && len(vals) > limit {
-		vals = vals[:limit]
-		warnings.Add(errors.New("results truncated due to limit"))
+	if p.limit > 0 && len(vals) > p.limit {
+		vals = vals[:p.limit]
+		warnings.Add(errTruncated)
 	}
 	data, err := json.Marshal(vals)
 	if err != nil {
 		return nil, nil, &apiError{errorInternal, err}
 	}
 	return data, warnings, nil
+}
+
+// lookupParams are the parameters of series and label lookups.
+type lookupParams struct {
+	limit      int // 0: none
+	start, end time.Time
+	sets       [][]*labels.Matcher // match[], parsed
+}
+
+// parseLookup reads limit, start and end (all time when absent) and
+// match[]. A bad match[] is reported as Prometheus reports it: named by
+// the series endpoint (named), bare by the label endpoints.
+func (h *Handler) parseLookup(r *http.Request, named bool) (lookupParams, *apiError) {
+	var (
+		p   lookupParams
+		err error
+	)
+	if p.limit, err = parseLimit(r.FormValue("limit")); err != nil {
+		return p, invalidParam("limit", err)
+	}
+	if p.start, err = timeParam(r, "start", minTime); err != nil {
+		return p, invalidParam("start", err)
+	}
+	if p.end, err = timeParam(r, "end", maxTime); err != nil {
+		return p, invalidParam("end", err)
+	}
+	if p.sets, err = parseMatchers(h.opts.Parser, r.Form["match[]"]); err != nil {
+		if named {
+			return p, invalidParam("match[]", err)
+		}
+		return p, badData(err)
+	}
+	return p, nil
 }
 
 // metadata serves /api/v1/metadata: {"family":[{"type","unit","help"}]}.

@@ -77,6 +77,7 @@ func TestSameAsPrometheus(t *testing.T) {
 		{"/api/v1/series", url.Values{"match[]": {`http_requests_total`}}},
 		{"/api/v1/series", url.Values{"match[]": {`{job="api"}`, `{job="checkout"}`}, "start": {sec(0)}, "end": {sec(time.Hour)}}},
 		{"/api/v1/series", url.Values{"match[]": {`{job=~".*"}`}}},
+		{"/api/v1/series", url.Values{"match[]": {`{job="api"}`}, "limit": {"2"}}},
 		{"/api/v1/series", nil},
 		{"/api/v1/labels", nil},
 		{"/api/v1/labels", url.Values{"match[]": {`{job="checkout"}`}}},
@@ -177,7 +178,9 @@ func startPrometheus(t *testing.T) target {
 }
 
 // logWatch reads Prometheus's JSON log lines as they come and sends the
-// listening address on ready once the server says it is ready.
+// listening address on ready once the server has said both where it
+// listens and that it is ready (in either order: different goroutines
+// log them).
 type logWatch struct {
 	ready chan string
 
@@ -185,6 +188,7 @@ type logWatch struct {
 	partial []byte
 	lines   []string
 	addr    string
+	isReady bool
 	sent    bool
 }
 
@@ -204,10 +208,13 @@ func (w *logWatch) Write(p []byte) (int, error) {
 		if json.Unmarshal(line, &entry) != nil {
 			continue
 		}
-		switch {
-		case entry.Msg == "Listening on":
+		switch entry.Msg {
+		case "Listening on":
 			w.addr = entry.Address
-		case entry.Msg == "Server is ready to receive web requests." && w.addr != "" && !w.sent:
+		case "Server is ready to receive web requests.":
+			w.isReady = true
+		}
+		if w.addr != "" && w.isReady && !w.sent {
 			w.sent = true
 			w.ready <- w.addr
 		}

@@ -172,10 +172,12 @@ func Start(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (_ 
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      cfg.SendTimeout + 30*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn),
+		// Long enough for a test-send and for a PromQL query, which the
+		// engine stops at 2 minutes.
+		WriteTimeout:   max(cfg.SendTimeout+30*time.Second, 150*time.Second),
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn),
 	}
 	s := &Server{cfg: cfg, logger: logger, store: st, addr: ln.Addr(), done: make(chan struct{})}
 	fmt.Fprintf(stdout, "Tocsin listening on http://%s (%s)\n", ln.Addr(), dbDesc)

@@ -101,10 +101,16 @@ func (r *Ruler) missedEvents(ctx context.Context) ([]string, error) {
 	mark, err := r.opts.Store.Meta(ctx, eventsMarkKey)
 	if errors.Is(err, store.ErrNotFound) {
 		evs, _, err := r.opts.Store.ListEvents(ctx, store.EventFilter{Limit: 1})
-		if err != nil || len(evs) == 0 {
+		if err != nil {
 			return nil, err
 		}
-		return nil, r.opts.Store.SetMeta(ctx, eventsMarkKey, evs[0].ID)
+		// "0" sorts before every id: with no events yet, every event
+		// from now on is after the mark.
+		mark := "0"
+		if len(evs) > 0 {
+			mark = evs[0].ID
+		}
+		return nil, r.opts.Store.SetMeta(ctx, eventsMarkKey, mark)
 	}
 	if err != nil {
 		return nil, err

@@ -26,8 +26,11 @@ import (
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/channel"
 	"github.com/tocsinhq/tocsin/internal/contact"
+	"github.com/tocsinhq/tocsin/internal/datasource"
 	"github.com/tocsinhq/tocsin/internal/intake"
 	"github.com/tocsinhq/tocsin/internal/route"
+	"github.com/tocsinhq/tocsin/internal/rule"
+	"github.com/tocsinhq/tocsin/internal/ruler"
 	"github.com/tocsinhq/tocsin/internal/store"
 )
 
@@ -460,6 +463,81 @@ func decoderReads(t *testing.T, schema string, props []string, decode func([]byt
 	}
 }
 
+// decoderKnows checks that a strict decoder knows every property a schema
+// documents: each in turn, sent as null in the body body builds around
+// it, must not be refused as an unknown field. Null fits a field of any
+// type, so any other problem is the body's, not the schema's. A field
+// named "bogus" must be refused, or this check could not fail.
+func decoderKnows(t *testing.T, schema string, props []string, decode func([]byte) error, body func(name string) any) {
+	t.Helper()
+	knows := func(name string) bool {
+		t.Helper()
+		data, err := json.Marshal(body(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = decode(data)
+		return err == nil || !strings.Contains(err.Error(), "unknown field")
+	}
+	if len(props) == 0 {
+		t.Errorf("%s documents no properties", schema)
+	}
+	for _, name := range props {
+		if !knows(name) {
+			t.Errorf("%s documents %q, which the decoder refuses as an unknown field", schema, name)
+		}
+	}
+	if knows("bogus") {
+		t.Errorf("%s: the decoder took a field named bogus: the check above proves nothing", schema)
+	}
+}
+
+// keysAt returns the member names of the JSON object at path in v's JSON;
+// a string in path names an object's member, an int an array's element.
+func keysAt(t *testing.T, v any, path ...any) []string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at any
+	if err := json.Unmarshal(data, &at); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range path {
+		switch step := step.(type) {
+		case string:
+			m, _ := at.(map[string]any)
+			at = m[step]
+		case int:
+			a, _ := at.([]any)
+			if step >= len(a) {
+				t.Fatalf("%s has no element %d at %v", data, step, path)
+			}
+			at = a[step]
+		}
+	}
+	m, ok := at.(map[string]any)
+	if !ok {
+		t.Fatalf("%s has no object at %v", data, path)
+	}
+	return slices.Sorted(maps.Keys(m))
+}
+
+// nest returns the JSON body that holds the member name, set to null, at
+// path (as keysAt reads it; an int stands for an array's first element).
+func nest(path []any, name string) any {
+	var v any = map[string]any{name: nil}
+	for i := len(path) - 1; i >= 0; i-- {
+		if key, ok := path[i].(string); ok {
+			v = map[string]any{key: v}
+		} else {
+			v = []any{v}
+		}
+	}
+	return v
+}
+
 // jsonFields returns the JSON names of a struct type's fields. The fields
 // of an embedded struct without a JSON name count as the outer type's, as
 // encoding/json has them.
@@ -593,17 +671,11 @@ func TestOpenAPISchemasMatchJSON(t *testing.T) {
 	same("event", schemaProps(t, doc, "Event"), marshalledKeys(t, eventJSON{}))
 	same("events accepted", schemaProps(t, doc, "EventsAccepted"), jsonFields(reflect.TypeFor[eventsAccepted]()))
 	// The intake decoder's fields are its own; every documented one must
-	// be one it reads (an unknown one is refused by name).
-	for _, name := range schemaProps(t, doc, "EventInput") {
-		_, err := intake.DecodeEvents([]byte(`{"`+name+`": null}`), time.Now())
-		if err != nil && strings.Contains(err.Error(), "unknown field") {
-			t.Errorf("EventInput documents %q, which the events decoder does not take: %v", name, err)
-		}
-	}
-	if _, err := intake.DecodeEvents([]byte(`{"bogus": null}`), time.Now()); err == nil || !strings.Contains(err.Error(), "unknown field") {
-		t.Errorf("the events decoder took an unknown field (error %v): the check above proves nothing", err)
-	}
-	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList", "PolicyList", "IngestTokenList", "EventList", "AlertList", "DeliveryList"} {
+	// be one it takes (an unknown one is refused by name).
+	decoderKnows(t, "EventInput", schemaProps(t, doc, "EventInput"),
+		func(b []byte) error { _, err := intake.DecodeEvents(b, time.Now()); return err },
+		func(name string) any { return map[string]any{name: nil} })
+	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList", "PolicyList", "IngestTokenList", "EventList", "AlertList", "DeliveryList", "RuleList", "DatasourceList"} {
 		same(l, schemaProps(t, doc, l), jsonFields(reflect.TypeFor[listResponse[any]]()))
 	}
 
@@ -672,6 +744,51 @@ func TestOpenAPISchemasMatchJSON(t *testing.T) {
 	same("test request", schemaProps(t, doc, "TestRequest"), jsonFields(reflect.TypeFor[testRequest]()))
 	same("test result", schemaProps(t, doc, "TestResult"), jsonFields(reflect.TypeFor[testResult]()))
 	same("test error", schemaProps(t, doc, "TestError"), jsonFields(reflect.TypeFor[testError]()))
+
+	// A rule answers one JSON form, every member present (builder and
+	// match null when it has none; a condition's threshold and change
+	// when set), with the status the API adds; it is read by the rule's
+	// own strict decoder.
+	full := rule.Rule{
+		Builder: &rule.Builder{Conditions: []rule.Condition{{Filters: []rule.Filter{{}}, Threshold: &rule.Threshold{}, Change: &rule.Change{}}}},
+		Match:   &rule.EventMatch{When: []rule.FieldMatch{{Value: "v", Values: []string{"v"}}}},
+		Targets: rule.Targets{Policy: "p", Channels: []string{"c"}, ContactGroups: []string{"g"}},
+	}
+	answered := ruleView{Rule: &full, Status: &ruler.Status{}}
+	decodeRule := func(b []byte) error { _, err := rule.Decode(b); return err }
+	same("rule as answered", schemaProps(t, doc, "Rule"), marshalledKeys(t, answered))
+	// status is the API's, not the rule's: requests do not carry it.
+	decoderKnows(t, "Rule", slices.DeleteFunc(schemaProps(t, doc, "Rule"), func(p string) bool { return p == "status" }), decodeRule,
+		func(name string) any { return map[string]any{name: nil} })
+	for _, part := range []struct {
+		schema string
+		path   []any
+	}{
+		{"RuleBuilder", []any{"builder"}},
+		{"RuleCondition", []any{"builder", "conditions", 0}},
+		{"RuleFilter", []any{"builder", "conditions", 0, "filters", 0}},
+		{"RuleThreshold", []any{"builder", "conditions", 0, "threshold"}},
+		{"RuleChange", []any{"builder", "conditions", 0, "change"}},
+		{"RuleEventMatch", []any{"match"}},
+		{"RuleFieldMatch", []any{"match", "when", 0}},
+		{"RuleTargets", []any{"targets"}},
+	} {
+		props := schemaProps(t, doc, part.schema)
+		same(part.schema+" as answered", props, keysAt(t, answered, part.path...))
+		decoderKnows(t, part.schema, props, decodeRule, func(name string) any { return nest(part.path, name) })
+	}
+	same("rule status", schemaProps(t, doc, "RuleStatus"), jsonFields(reflect.TypeFor[ruler.Status]()))
+	same("rule preview", schemaProps(t, doc, "RulePreview"), jsonFields(reflect.TypeFor[ruler.Preview]()))
+	same("rule preview alert", schemaProps(t, doc, "RulePreviewAlert"), jsonFields(reflect.TypeFor[ruler.PreviewAlert]()))
+	same("rule preview series", schemaProps(t, doc, "RulePreviewSeries"), jsonFields(reflect.TypeFor[ruler.PreviewSeries]()))
+	same("rule preview period", schemaProps(t, doc, "RulePreviewPeriod"), jsonFields(reflect.TypeFor[ruler.Period]()))
+	same("rule import result", schemaProps(t, doc, "RuleImportResult"), jsonFields(reflect.TypeFor[importResult]()))
+
+	same("data source as answered", schemaProps(t, doc, "Datasource"), marshalledKeys(t, datasource.Source{}))
+	decoderKnows(t, "Datasource", schemaProps(t, doc, "Datasource"),
+		func(b []byte) error { var d datasource.Source; return json.Unmarshal(b, &d) },
+		func(name string) any { return map[string]any{name: nil} })
+	same("data source test result", schemaProps(t, doc, "DatasourceTestResult"), jsonFields(reflect.TypeFor[testAnswer]()))
 }
 
 // TestOpenAPIIntakeSecurity checks that the document says which routes

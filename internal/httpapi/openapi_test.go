@@ -830,3 +830,81 @@ func TestOpenAPIIntakeSecurity(t *testing.T) {
 		t.Error("found no route that takes ingest tokens")
 	}
 }
+
+// TestOpenAPIRuleExamples checks the document's rule examples against the
+// code: every rule a request example holds is valid, the answer examples
+// show the PromQL their request's form compiles to, and the rule file
+// examples are what import and export make of them.
+func TestOpenAPIRuleExamples(t *testing.T) {
+	doc := loadOpenAPI(t)
+	value := func(ref string) any {
+		t.Helper()
+		v, err := resolve(doc, ref)
+		if err != "" {
+			t.Fatalf("%s: %s", ref, err)
+		}
+		return v
+	}
+	asJSON := func(ref string) []byte {
+		t.Helper()
+		data, err := json.Marshal(value(ref))
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		return data
+	}
+	rules := map[string]rule.Rule{}
+	for _, name := range []string{"RuleFormRequest", "RulePromQLRequest", "RuleEventRequest"} {
+		r, err := rule.Decode(asJSON("#/components/examples/" + name + "/value"))
+		if err != nil {
+			t.Errorf("example %s: %v", name, err)
+		}
+		rules[name] = r
+	}
+	want := rules["RuleFormRequest"].Expr
+	for _, ref := range []string{
+		"#/components/examples/RuleForm/value",
+		"#/paths/~1api~1v1~1rules~1preview/post/responses/200/content/application~1json/example",
+	} {
+		var answer struct{ Expr string }
+		if err := json.Unmarshal(asJSON(ref), &answer); err != nil {
+			t.Fatal(err)
+		}
+		if answer.Expr != want {
+			t.Errorf("%s: expr is %q, but the form of RuleFormRequest compiles to %q", ref, answer.Expr, want)
+		}
+	}
+
+	const rulesPath = "#/paths/~1api~1v1~1rules~1"
+	file, _ := value(rulesPath + "import/post/requestBody/content/application~1yaml/example").(string)
+	imported, skipped, err := rule.ImportPrometheus([]byte(file))
+	if err != nil {
+		t.Fatalf("the import example: %v", err)
+	}
+	var result importResult
+	if err := json.Unmarshal(asJSON(rulesPath+"import/post/responses/200/content/application~1json/example"), &result); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range imported {
+		names = append(names, r.Name)
+	}
+	if !slices.Equal(names, result.Created) || !slices.Equal(skipped, result.Skipped) {
+		t.Errorf("importing the import example creates %q and skips %q; the answer example says %q and %q", names, skipped, result.Created, result.Skipped)
+	}
+	exported, _, err := rule.ExportPrometheus(imported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, documented any
+	if err := yaml.Unmarshal(exported, &got); err != nil {
+		t.Fatal(err)
+	}
+	example, _ := value(rulesPath + "export/get/responses/200/content/application~1yaml/example").(string)
+	if err := yaml.Unmarshal([]byte(example), &documented); err != nil {
+		t.Fatalf("the export example: %v", err)
+	}
+	if !reflect.DeepEqual(got, documented) {
+		t.Errorf("exporting the imported example gives\n%s\nthe export example is\n%s", exported, example)
+	}
+}

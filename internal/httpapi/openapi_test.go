@@ -7,7 +7,9 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"log/slog"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -24,8 +26,11 @@ import (
 	"github.com/tocsinhq/tocsin/internal/alert"
 	"github.com/tocsinhq/tocsin/internal/channel"
 	"github.com/tocsinhq/tocsin/internal/contact"
+	"github.com/tocsinhq/tocsin/internal/datasource"
 	"github.com/tocsinhq/tocsin/internal/intake"
 	"github.com/tocsinhq/tocsin/internal/route"
+	"github.com/tocsinhq/tocsin/internal/rule"
+	"github.com/tocsinhq/tocsin/internal/ruler"
 	"github.com/tocsinhq/tocsin/internal/store"
 )
 
@@ -78,10 +83,10 @@ func documentedOps(t *testing.T, doc map[string]any) map[string]bool {
 }
 
 // registration is one route pattern the package registers, and where.
+// Which tokens it takes, guardOf asks the server.
 type registration struct {
 	pattern string
 	pos     string
-	intake  bool // registered with handleIntake: ingest tokens are accepted
 }
 
 // registeredRoutes reads the package's source for every route it registers:
@@ -129,8 +134,7 @@ func registeredRoutes(t *testing.T) []registration {
 				if err != nil {
 					t.Fatalf("%s: %v", pos, err)
 				}
-				intake := call.Fun.(*ast.SelectorExpr).Sel.Name == "handleIntake"
-				out = append(out, registration{pattern: pattern, pos: pos, intake: intake})
+				out = append(out, registration{pattern: pattern, pos: pos})
 				return true
 			})
 		}
@@ -177,6 +181,35 @@ func samplePath(p string) string {
 func routeOf(s *Server, method, path string) string {
 	_, pattern := s.mux.Handler(httptest.NewRequest(method, path, nil))
 	return pattern
+}
+
+// probeToken is the admin token of the server guardOf asks.
+const probeToken = "tsn_probe"
+
+// newProbeServer returns a server for guardOf: it knows the admin token
+// and has no store, so a request that gets past a route's guard fails
+// there (a handler reaching for the store panics into a 500, which is
+// logged to nowhere) or is refused for its empty body; never with 401.
+func newProbeServer() *Server {
+	return New(Options{AdminTokenHash: HashToken(probeToken), Logger: slog.New(slog.DiscardHandler)})
+}
+
+// guardOf asks s which token the route of method and path (a path
+// template) takes, rather than reading how the route is registered: the
+// metrics routes guard their own handlers. A guarded route answers 401 to
+// a request without a token. The admin token as ?token= gets past the
+// guard of an intake route only: the other routes take it in the header
+// alone, and answer 401.
+func guardOf(s *Server, method, path string) (guarded, intake bool) {
+	status := func(target string) int {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest(method, target, nil))
+		return w.Code
+	}
+	p := samplePath(path)
+	guarded = status(p) == http.StatusUnauthorized
+	intake = guarded && status(p+"?token="+probeToken) != http.StatusUnauthorized
+	return guarded, intake
 }
 
 // TestOpenAPIDocumentsEveryRoute checks api/openapi.yaml against the routes
@@ -229,10 +262,11 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 
 // TestOpenAPIShape checks what a reader of api/openapi.yaml relies on
 // beyond the route list: every $ref resolves, every path parameter is
-// declared, and a token is required exactly under /api/ and /hooks/ (which
-// token, TestOpenAPIIntakeSecurity checks).
+// declared, and a token is required exactly where the server asks for one
+// (which token, TestOpenAPIIntakeSecurity checks).
 func TestOpenAPIShape(t *testing.T) {
 	doc := loadOpenAPI(t)
+	s := newProbeServer()
 
 	var walk func(where string, v any)
 	walk = func(where string, v any) {
@@ -267,9 +301,11 @@ func TestOpenAPIShape(t *testing.T) {
 			where := strings.ToUpper(method) + " " + path
 			security, overrides := op["security"]
 			open := overrides && reflect.DeepEqual(security, []any{})
-			guarded := strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/hooks/")
-			if guarded == open {
-				t.Errorf("%s: security is %v; /api/ and /hooks/ need a token, other paths need none", where, security)
+			switch guarded, _ := guardOf(s, strings.ToUpper(method), path); {
+			case guarded && open:
+				t.Errorf("%s: security is [], but the server answers 401 without a token: name the tokens it takes", where)
+			case !guarded && !open:
+				t.Errorf("%s: security is %v, but the server asks for no token: set security: []", where, security)
 			}
 			if _, ok := op["responses"].(map[string]any); !ok {
 				t.Errorf("%s has no responses", where)
@@ -427,6 +463,81 @@ func decoderReads(t *testing.T, schema string, props []string, decode func([]byt
 	}
 }
 
+// decoderKnows checks that a strict decoder knows every property a schema
+// documents: each in turn, sent as null in the body body builds around
+// it, must not be refused as an unknown field. Null fits a field of any
+// type, so any other problem is the body's, not the schema's. A field
+// named "bogus" must be refused, or this check could not fail.
+func decoderKnows(t *testing.T, schema string, props []string, decode func([]byte) error, body func(name string) any) {
+	t.Helper()
+	knows := func(name string) bool {
+		t.Helper()
+		data, err := json.Marshal(body(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = decode(data)
+		return err == nil || !strings.Contains(err.Error(), "unknown field")
+	}
+	if len(props) == 0 {
+		t.Errorf("%s documents no properties", schema)
+	}
+	for _, name := range props {
+		if !knows(name) {
+			t.Errorf("%s documents %q, which the decoder refuses as an unknown field", schema, name)
+		}
+	}
+	if knows("bogus") {
+		t.Errorf("%s: the decoder took a field named bogus: the check above proves nothing", schema)
+	}
+}
+
+// keysAt returns the member names of the JSON object at path in v's JSON;
+// a string in path names an object's member, an int an array's element.
+func keysAt(t *testing.T, v any, path ...any) []string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at any
+	if err := json.Unmarshal(data, &at); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range path {
+		switch step := step.(type) {
+		case string:
+			m, _ := at.(map[string]any)
+			at = m[step]
+		case int:
+			a, _ := at.([]any)
+			if step >= len(a) {
+				t.Fatalf("%s has no element %d at %v", data, step, path)
+			}
+			at = a[step]
+		}
+	}
+	m, ok := at.(map[string]any)
+	if !ok {
+		t.Fatalf("%s has no object at %v", data, path)
+	}
+	return slices.Sorted(maps.Keys(m))
+}
+
+// nest returns the JSON body that holds the member name, set to null, at
+// path (as keysAt reads it; an int stands for an array's first element).
+func nest(path []any, name string) any {
+	var v any = map[string]any{name: nil}
+	for i := len(path) - 1; i >= 0; i-- {
+		if key, ok := path[i].(string); ok {
+			v = map[string]any{key: v}
+		} else {
+			v = []any{v}
+		}
+	}
+	return v
+}
+
 // jsonFields returns the JSON names of a struct type's fields. The fields
 // of an embedded struct without a JSON name count as the outer type's, as
 // encoding/json has them.
@@ -560,17 +671,11 @@ func TestOpenAPISchemasMatchJSON(t *testing.T) {
 	same("event", schemaProps(t, doc, "Event"), marshalledKeys(t, eventJSON{}))
 	same("events accepted", schemaProps(t, doc, "EventsAccepted"), jsonFields(reflect.TypeFor[eventsAccepted]()))
 	// The intake decoder's fields are its own; every documented one must
-	// be one it reads (an unknown one is refused by name).
-	for _, name := range schemaProps(t, doc, "EventInput") {
-		_, err := intake.DecodeEvents([]byte(`{"`+name+`": null}`), time.Now())
-		if err != nil && strings.Contains(err.Error(), "unknown field") {
-			t.Errorf("EventInput documents %q, which the events decoder does not take: %v", name, err)
-		}
-	}
-	if _, err := intake.DecodeEvents([]byte(`{"bogus": null}`), time.Now()); err == nil || !strings.Contains(err.Error(), "unknown field") {
-		t.Errorf("the events decoder took an unknown field (error %v): the check above proves nothing", err)
-	}
-	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList", "PolicyList", "IngestTokenList", "EventList", "AlertList", "DeliveryList"} {
+	// be one it takes (an unknown one is refused by name).
+	decoderKnows(t, "EventInput", schemaProps(t, doc, "EventInput"),
+		func(b []byte) error { _, err := intake.DecodeEvents(b, time.Now()); return err },
+		func(name string) any { return map[string]any{name: nil} })
+	for _, l := range []string{"ChannelList", "ContactList", "ContactGroupList", "PolicyList", "IngestTokenList", "EventList", "AlertList", "DeliveryList", "RuleList", "DatasourceList"} {
 		same(l, schemaProps(t, doc, l), jsonFields(reflect.TypeFor[listResponse[any]]()))
 	}
 
@@ -639,14 +744,61 @@ func TestOpenAPISchemasMatchJSON(t *testing.T) {
 	same("test request", schemaProps(t, doc, "TestRequest"), jsonFields(reflect.TypeFor[testRequest]()))
 	same("test result", schemaProps(t, doc, "TestResult"), jsonFields(reflect.TypeFor[testResult]()))
 	same("test error", schemaProps(t, doc, "TestError"), jsonFields(reflect.TypeFor[testError]()))
+
+	// A rule answers one JSON form, every member present (builder and
+	// match null when it has none; a condition's threshold and change
+	// when set), with the status the API adds; it is read by the rule's
+	// own strict decoder.
+	full := rule.Rule{
+		Builder: &rule.Builder{Conditions: []rule.Condition{{Filters: []rule.Filter{{}}, Threshold: &rule.Threshold{}, Change: &rule.Change{}}}},
+		Match:   &rule.EventMatch{When: []rule.FieldMatch{{Value: "v", Values: []string{"v"}}}},
+		Targets: rule.Targets{Policy: "p", Channels: []string{"c"}, ContactGroups: []string{"g"}},
+	}
+	answered := ruleView{Rule: &full, Status: &ruler.Status{}}
+	decodeRule := func(b []byte) error { _, err := rule.Decode(b); return err }
+	same("rule as answered", schemaProps(t, doc, "Rule"), marshalledKeys(t, answered))
+	// status is the API's, not the rule's: requests do not carry it.
+	decoderKnows(t, "Rule", slices.DeleteFunc(schemaProps(t, doc, "Rule"), func(p string) bool { return p == "status" }), decodeRule,
+		func(name string) any { return map[string]any{name: nil} })
+	for _, part := range []struct {
+		schema string
+		path   []any
+	}{
+		{"RuleBuilder", []any{"builder"}},
+		{"RuleCondition", []any{"builder", "conditions", 0}},
+		{"RuleFilter", []any{"builder", "conditions", 0, "filters", 0}},
+		{"RuleThreshold", []any{"builder", "conditions", 0, "threshold"}},
+		{"RuleChange", []any{"builder", "conditions", 0, "change"}},
+		{"RuleEventMatch", []any{"match"}},
+		{"RuleFieldMatch", []any{"match", "when", 0}},
+		{"RuleTargets", []any{"targets"}},
+	} {
+		props := schemaProps(t, doc, part.schema)
+		same(part.schema+" as answered", props, keysAt(t, answered, part.path...))
+		decoderKnows(t, part.schema, props, decodeRule, func(name string) any { return nest(part.path, name) })
+	}
+	same("rule status", schemaProps(t, doc, "RuleStatus"), jsonFields(reflect.TypeFor[ruler.Status]()))
+	same("rule preview", schemaProps(t, doc, "RulePreview"), jsonFields(reflect.TypeFor[ruler.Preview]()))
+	same("rule preview alert", schemaProps(t, doc, "RulePreviewAlert"), jsonFields(reflect.TypeFor[ruler.PreviewAlert]()))
+	same("rule preview series", schemaProps(t, doc, "RulePreviewSeries"), jsonFields(reflect.TypeFor[ruler.PreviewSeries]()))
+	same("rule preview period", schemaProps(t, doc, "RulePreviewPeriod"), jsonFields(reflect.TypeFor[ruler.Period]()))
+	same("rule import result", schemaProps(t, doc, "RuleImportResult"), jsonFields(reflect.TypeFor[importResult]()))
+
+	same("data source as answered", schemaProps(t, doc, "Datasource"), marshalledKeys(t, datasource.Source{}))
+	decoderKnows(t, "Datasource", schemaProps(t, doc, "Datasource"),
+		func(b []byte) error { var d datasource.Source; return json.Unmarshal(b, &d) },
+		func(name string) any { return map[string]any{name: nil} })
+	same("data source test result", schemaProps(t, doc, "DatasourceTestResult"), jsonFields(reflect.TypeFor[testAnswer]()))
 }
 
 // TestOpenAPIIntakeSecurity checks that the document says which routes
-// take ingest tokens: exactly those registered with handleIntake, which
-// take them in the header and as ?token=, and the admin token too.
+// take ingest tokens: exactly those the server guards as intake endpoints
+// (handleIntake's, and the metrics routes), which take them in the header
+// and as ?token=, and the admin token too.
 func TestOpenAPIIntakeSecurity(t *testing.T) {
 	doc := loadOpenAPI(t)
 	paths := doc["paths"].(map[string]any)
+	s := newProbeServer()
 	want := []any{
 		map[string]any{"ingestToken": []any{}},
 		map[string]any{"ingestTokenQuery": []any{}},
@@ -664,8 +816,8 @@ func TestOpenAPIIntakeSecurity(t *testing.T) {
 			continue // TestOpenAPIDocumentsEveryRoute reports it
 		}
 		security, overrides := op["security"]
-		switch {
-		case r.intake:
+		switch _, intake := guardOf(s, method, path); {
+		case intake:
 			intakes++
 			if !reflect.DeepEqual(security, want) {
 				t.Errorf("%s takes ingest tokens (%s), but its security is %v, want %v", r.pattern, r.pos, security, want)
@@ -675,6 +827,84 @@ func TestOpenAPIIntakeSecurity(t *testing.T) {
 		}
 	}
 	if intakes == 0 {
-		t.Error("found no route registered with handleIntake")
+		t.Error("found no route that takes ingest tokens")
+	}
+}
+
+// TestOpenAPIRuleExamples checks the document's rule examples against the
+// code: every rule a request example holds is valid, the answer examples
+// show the PromQL their request's form compiles to, and the rule file
+// examples are what import and export make of them.
+func TestOpenAPIRuleExamples(t *testing.T) {
+	doc := loadOpenAPI(t)
+	value := func(ref string) any {
+		t.Helper()
+		v, err := resolve(doc, ref)
+		if err != "" {
+			t.Fatalf("%s: %s", ref, err)
+		}
+		return v
+	}
+	asJSON := func(ref string) []byte {
+		t.Helper()
+		data, err := json.Marshal(value(ref))
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		return data
+	}
+	rules := map[string]rule.Rule{}
+	for _, name := range []string{"RuleFormRequest", "RulePromQLRequest", "RuleEventRequest"} {
+		r, err := rule.Decode(asJSON("#/components/examples/" + name + "/value"))
+		if err != nil {
+			t.Errorf("example %s: %v", name, err)
+		}
+		rules[name] = r
+	}
+	want := rules["RuleFormRequest"].Expr
+	for _, ref := range []string{
+		"#/components/examples/RuleForm/value",
+		"#/paths/~1api~1v1~1rules~1preview/post/responses/200/content/application~1json/example",
+	} {
+		var answer struct{ Expr string }
+		if err := json.Unmarshal(asJSON(ref), &answer); err != nil {
+			t.Fatal(err)
+		}
+		if answer.Expr != want {
+			t.Errorf("%s: expr is %q, but the form of RuleFormRequest compiles to %q", ref, answer.Expr, want)
+		}
+	}
+
+	const rulesPath = "#/paths/~1api~1v1~1rules~1"
+	file, _ := value(rulesPath + "import/post/requestBody/content/application~1yaml/example").(string)
+	imported, skipped, err := rule.ImportPrometheus([]byte(file))
+	if err != nil {
+		t.Fatalf("the import example: %v", err)
+	}
+	var result importResult
+	if err := json.Unmarshal(asJSON(rulesPath+"import/post/responses/200/content/application~1json/example"), &result); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range imported {
+		names = append(names, r.Name)
+	}
+	if !slices.Equal(names, result.Created) || !slices.Equal(skipped, result.Skipped) {
+		t.Errorf("importing the import example creates %q and skips %q; the answer example says %q and %q", names, skipped, result.Created, result.Skipped)
+	}
+	exported, _, err := rule.ExportPrometheus(imported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, documented any
+	if err := yaml.Unmarshal(exported, &got); err != nil {
+		t.Fatal(err)
+	}
+	example, _ := value(rulesPath + "export/get/responses/200/content/application~1yaml/example").(string)
+	if err := yaml.Unmarshal([]byte(example), &documented); err != nil {
+		t.Fatalf("the export example: %v", err)
+	}
+	if !reflect.DeepEqual(got, documented) {
+		t.Errorf("exporting the imported example gives\n%s\nthe export example is\n%s", exported, example)
 	}
 }

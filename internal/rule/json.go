@@ -35,6 +35,9 @@ type ruleJSON struct {
 	Enabled       *bool             `json:"enabled"`
 	CreatedAt     time.Time         `json:"created_at"`
 	UpdatedAt     time.Time         `json:"updated_at"`
+	// Status is the evaluation status the API adds to its answers; a
+	// client sending a rule back as received may carry it. Ignored.
+	Status json.RawMessage `json:"status,omitempty"`
 }
 
 type builderJSON struct {

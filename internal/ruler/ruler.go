@@ -14,7 +14,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/url"
-	"slices"
 	"sync"
 	"time"
 
@@ -361,18 +360,4 @@ func (r *Ruler) finish(ru *run, rec func()) {
 	if rec != nil {
 		rec()
 	}
-}
-
-// ruleIDs returns the ids of the loaded rules, sorted.
-func (r *Ruler) ruleIDs() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ids := make([]string, 0, len(r.runs))
-	for id, ru := range r.runs {
-		if ru.rule != nil {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	return ids
 }

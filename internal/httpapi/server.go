@@ -85,8 +85,8 @@ type Options struct {
 	// created, updated or deleted, for the evaluator to reload. It runs in
 	// the request: signal, do not reload there.
 	RulesChanged func()
-	// DatasourceClient sends data source test queries; http.DefaultClient
-	// when nil.
+	// DatasourceClient sends data source test queries; the data source
+	// package's own client (with transport timeouts) when nil.
 	DatasourceClient *http.Client
 	// MetricsWrite and MetricsOTLP, when set, take Prometheus remote
 	// write (POST /api/v1/write) and OTLP/HTTP metrics (POST /v1/metrics)

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Problem is one thing wrong with an input.
@@ -46,6 +47,23 @@ func (l *List) Has(field string) bool {
 		rest, ok := strings.CutPrefix(p.Field, field)
 		return ok && (rest == "" || rest[0] == '[' || rest[0] == '.')
 	})
+}
+
+// Names records the problems of a list of names (ids, label names): an
+// empty entry, one that is not UTF-8, one listed twice. what says what an
+// entry should be, for the message ("a label name").
+func (l *List) Names(field string, names []string, what string) {
+	for i, n := range names {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		switch {
+		case strings.TrimSpace(n) == "":
+			l.Add(f, "required", "an entry is empty: write %s or remove it", what)
+		case !utf8.ValidString(n):
+			l.Add(f, "invalid-value", "%q is not valid UTF-8", n)
+		case slices.Contains(names[:i], n):
+			l.Add(f, "duplicate", "%q is listed twice", n)
+		}
+	}
 }
 
 // Merge adds err's problems when err is a *List and reports whether it was.

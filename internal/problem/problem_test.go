@@ -2,6 +2,7 @@ package problem
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -68,5 +69,18 @@ func TestListHasMergeErr(t *testing.T) {
 	}
 	if got := l.Err().Error(); got != "matchers[2]: bad 2; whole body" {
 		t.Errorf("Error() = %q", got)
+	}
+}
+
+func TestNames(t *testing.T) {
+	var l List
+	l.Names("group_by", []string{"alertname", " ", "a\xff", "alertname", "instance"}, "a label name")
+	want := []Problem{
+		{Field: "group_by[1]", Code: "required", Message: "an entry is empty: write a label name or remove it"},
+		{Field: "group_by[2]", Code: "invalid-value", Message: `"a\xff" is not valid UTF-8`},
+		{Field: "group_by[3]", Code: "duplicate", Message: `"alertname" is listed twice`},
+	}
+	if !slices.Equal(l.Items, want) {
+		t.Errorf("problems %v, want %v", l.Items, want)
 	}
 }

@@ -69,7 +69,7 @@ func (r *InhibitRule) validate(p *problem.List) {
 	if len(r.TargetMatchers) == 0 && len(r.Equal) == 0 && !p.Has("target_matchers") {
 		p.Add("target_matchers", "required", `with neither target_matchers nor equal, one firing source would quiet every alert; name the targets, such as ["severity=\"warning\""], or the labels they share with the source in equal`)
 	}
-	checkNames(p, "equal", r.Equal, "a label name")
+	p.Names("equal", r.Equal, "a label name")
 }
 
 type inhibitRuleJSON struct {

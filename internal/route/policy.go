@@ -176,9 +176,9 @@ func (p *Policy) validate(probs *problem.List) {
 	case n > MaxNameLen:
 		probs.Add("name", "too-long", "a name must be at most %d characters, got %d", MaxNameLen, n)
 	}
-	checkNames(probs, "targets.channels", p.Targets.Channels, "a channel id or name")
-	checkNames(probs, "targets.contact_groups", p.Targets.ContactGroups, "a contact group id or name")
-	checkNames(probs, "group_by", p.GroupBy, "a label name")
+	probs.Names("targets.channels", p.Targets.Channels, "a channel id or name")
+	probs.Names("targets.contact_groups", p.Targets.ContactGroups, "a contact group id or name")
+	probs.Names("group_by", p.GroupBy, "a label name")
 	if len(p.GroupBy) > 1 && slices.Contains(p.GroupBy, GroupByAll) {
 		probs.Add("group_by", "conflict", `"..." groups by every label and cannot be combined with other names; use ["..."] alone or list the labels`)
 	}
@@ -205,21 +205,6 @@ func (p *Policy) validate(probs *problem.List) {
 	case "", MentionNone, MentionCritical, MentionAlways:
 	default:
 		probs.Add("mention", "invalid-value", "mention %q is not known: use none, critical or always", p.Mention)
-	}
-}
-
-// checkNames refuses empty and repeated entries of a list of names.
-func checkNames(probs *problem.List, field string, names []string, what string) {
-	for i, n := range names {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		switch {
-		case strings.TrimSpace(n) == "":
-			probs.Add(f, "required", "an entry is empty: write %s or remove it", what)
-		case !utf8.ValidString(n):
-			probs.Add(f, "invalid-value", "%q is not valid UTF-8", n)
-		case slices.Contains(names[:i], n):
-			probs.Add(f, "duplicate", "%q is listed twice", n)
-		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package rule
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -177,8 +176,8 @@ func (t *Targets) validate(probs *problem.List) {
 			probs.Add("targets", "conflict", "name a policy, or channels and contact groups, not both: the policy decides where its alerts go")
 		}
 	}
-	checkNames(probs, "targets.channels", t.Channels, "a channel id or name")
-	checkNames(probs, "targets.contact_groups", t.ContactGroups, "a contact group id or name")
+	probs.Names("targets.channels", t.Channels, "a channel id or name")
+	probs.Names("targets.contact_groups", t.ContactGroups, "a contact group id or name")
 }
 
 // checkText checks a name-like string: no surrounding spaces, no control
@@ -202,20 +201,5 @@ func checkText(probs *problem.List, field, s string, required bool, example stri
 		probs.Add(field, "invalid-value", "%q holds a control character (a line break, a tab…): any other text is allowed", s)
 	case n > MaxNameLen:
 		probs.Add(field, "too-long", "must be at most %d characters, got %d", MaxNameLen, n)
-	}
-}
-
-// checkNames refuses empty and repeated entries of a list of names.
-func checkNames(probs *problem.List, field string, names []string, what string) {
-	for i, n := range names {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		switch {
-		case strings.TrimSpace(n) == "":
-			probs.Add(f, "required", "an entry is empty: write %s or remove it", what)
-		case !utf8.ValidString(n):
-			probs.Add(f, "invalid-value", "%q is not valid UTF-8", n)
-		case slices.Contains(names[:i], n):
-			probs.Add(f, "duplicate", "%q is listed twice", n)
-		}
 	}
 }
